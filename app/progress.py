@@ -1,0 +1,45 @@
+"""Engine events → terminal progress bars (tqdm) and log lines, for the CLI."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from nerfie.recon.events import Event, Log, Progress, StageDone
+
+
+class TerminalProgress:
+    """An event sink that draws one tqdm bar per stage and prints log lines above it."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, event: Event) -> None:
+        from tqdm import tqdm
+
+        if self.quiet:
+            return
+        if isinstance(event, Progress):
+            bar = self._bars.get(event.stage)
+            if bar is None:
+                bar = tqdm(total=event.total or None, desc=event.stage, unit="it", dynamic_ncols=True,
+                           file=sys.stderr)
+                self._bars[event.stage] = bar
+            if event.total and bar.total != event.total:
+                bar.total = event.total
+            bar.n = event.done
+            if event.message:
+                bar.set_postfix_str(event.message, refresh=False)
+            bar.refresh()
+        elif isinstance(event, Log):
+            tqdm.write(f"[{event.stage}] {event.message}", file=sys.stderr)
+        elif isinstance(event, StageDone):
+            bar = self._bars.pop(event.stage, None)
+            if bar is not None:
+                bar.close()
+
+    def close(self) -> None:
+        for bar in self._bars.values():
+            bar.close()
+        self._bars.clear()

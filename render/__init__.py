@@ -1,0 +1,4 @@
+"""Rendering and export: trained scene → cameras, camera paths, images, video.
+
+Depends on ``nerfie.recon`` only; never on ``nerfie.app``.
+"""

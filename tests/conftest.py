@@ -1,0 +1,28 @@
+"""Shared fixtures. Tests run headless (Qt offscreen) with torch sized to the free cores."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from nerfie.recon.device import configure_threads  # noqa: E402
+
+configure_threads()
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def small_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 24-frame 96x80 dynamic synthetic capture with 3 held-out views (about 2 s to make)."""
+    from nerfie.recon.synth import SynthSpec, generate
+
+    out = tmp_path_factory.mktemp("capture")
+    generate(out, SynthSpec(frames=24, width=96, height=80, heldout=3, seed=3))
+    return out
