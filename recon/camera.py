@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.rotations import matrix_to_quat, orthonormalize, quat_to_matrix
 

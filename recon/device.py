@@ -10,7 +10,6 @@ import os
 from typing import Literal
 
 import torch
-
 from nerfie.recon.errors import NerfieError
 
 DeviceChoice = Literal["auto", "cuda", "mps", "cpu"]

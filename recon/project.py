@@ -111,8 +111,9 @@ class Project:
             )
         data = read_json(file)
         if not isinstance(data, dict) or data.get("format") != FORMAT:
+            found = data.get("format") if isinstance(data, dict) else None
             raise ProjectError(
-                f"{file} is not a Nerfie project file (format {data.get('format') if isinstance(data, dict) else None!r}).",
+                f"{file} is not a Nerfie project file (format {found!r}).",
                 "Point Nerfie at a folder created by `nerfie process`.",
             )
         version = data.get("version")

@@ -6,11 +6,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
-
-from nerfie.recon.device import configure_threads  # noqa: E402
+import pytest
+from nerfie.recon.device import configure_threads
 
 configure_threads()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from nerfie.recon.config import (
     PRESETS,
     NerfieConfig,
@@ -73,7 +72,7 @@ def test_integers_are_accepted_for_floats() -> None:
 def test_dotted_overrides_are_validated() -> None:
     cfg = with_overrides(preset("cpu-preview"), {"train.steps": 10, "render.fps": 24})
     assert cfg.train.steps == 10 and cfg.render.fps == 24
-    with pytest.raises(ConfigError, match="train.nope"):
+    with pytest.raises(ConfigError, match=r"train\.nope"):
         with_overrides(cfg, {"train.nope": 1})
 
 

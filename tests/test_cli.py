@@ -1,0 +1,47 @@
+"""The `nerfie` command line: info, synth, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nerfie.app.cli import main
+
+
+def nerfie_exe() -> str:
+    exe = shutil.which("nerfie", path=str(Path(sys.executable).parent))
+    assert exe
+    return exe
+
+
+def test_info_reports_device_threads_backends_and_tools() -> None:
+    res = subprocess.run([nerfie_exe(), "info"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    for key in ("nerfie:", "device:", "torch threads:", "hashgrid/torch:", "hashgrid/triton:",
+                "hashgrid/tinycudann:", "pycolmap:", "ffmpeg:"):
+        assert key in out, key
+    assert "CPU" in out or "CUDA" in out or "MPS" in out
+
+
+def test_synth_writes_a_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["synth", str(tmp_path / "s"), "--frames", "6", "--size", "48x40", "--heldout", "1", "-q"])
+    assert rc == 0
+    assert (tmp_path / "s" / "video.mp4").stat().st_size > 0
+    assert len(list((tmp_path / "s" / "frames").glob("*.png"))) == 6
+    assert "Wrote 6 frames" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args", [["--size", "12xab"], ["--size", "0x10"], ["--frames", "0"], ["--size", "256"]]
+)
+def test_synth_bad_input_exits_non_zero_with_one_line(tmp_path: Path, args: list[str]) -> None:
+    res = subprocess.run([nerfie_exe(), "synth", str(tmp_path / "s"), *args], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode != 0
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nerfie: error:"), res.stderr
+    assert "Traceback" not in res.stderr
