@@ -30,7 +30,9 @@ if ! "$VPY" -c "import torch" 2>/dev/null; then
     "$VPY" -m pip install "torch==${TORCH_VERSION}"
   else
     echo "nerfie install: no NVIDIA GPU, installing the CPU build of torch"
-    "$VPY" -m pip install "torch==${TORCH_VERSION}+cpu" \
+    # --no-deps: only torch itself comes from PyTorch's index; its dependencies come from PyPI
+    # with Nerfie's below (and an unreachable extra index costs one quick retry, not minutes).
+    "$VPY" -m pip install --no-deps --retries 1 "torch==${TORCH_VERSION}+cpu" \
       --extra-index-url https://download.pytorch.org/whl/cpu
   fi
 fi
