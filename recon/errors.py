@@ -18,6 +18,9 @@ class NerfieError(Exception):
         self.message = message
         self.advice = advice
 
+    def __str__(self) -> str:
+        return self.one_line()
+
     def one_line(self) -> str:
         """The message and advice on one line, for a CLI error or a log."""
         return f"{self.message} {self.advice}".strip()

@@ -9,6 +9,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
+import torch
+
+# Without a CUDA GPU the Triton kernels run in Triton's CPU interpreter (set before triton imports).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 from nerfie.recon.device import configure_threads
 
 configure_threads()
