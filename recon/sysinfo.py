@@ -18,17 +18,21 @@ def _module_version(name: str) -> str:
     return str(getattr(mod, "__version__", "installed"))
 
 
-def hashgrid_backends() -> dict[str, str]:
-    """Which hash-grid encoding backends can be imported here, and why not where not."""
+def hashgrid_backends(device: torch.device | None = None) -> dict[str, str]:
+    """Which hash-grid encoding backends run here, and why not where not."""
+    from nerfie.recon.hashgrid.encoding import choose_auto_backend
+    from nerfie.recon.hashgrid.geometry import GridGeometry
+    from nerfie.recon.hashgrid.tcnn_backend import tcnn_usable
+    from nerfie.recon.hashgrid.triton_backend import triton_usable
+
+    device = device or pick_device("auto")
     out = {"torch": f"yes (reference, torch {torch.__version__})"}
-    triton = _module_version("triton")
-    if triton.startswith("not"):
-        out["triton"] = triton
-    elif not torch.cuda.is_available():
-        out["triton"] = f"imports ({triton}); GPU kernels need CUDA, none here"
-    else:
-        out["triton"] = f"yes (triton {triton})"
-    out["tinycudann"] = _module_version("tinycudann")
+    ok, why = triton_usable(device)
+    out["triton"] = f"yes (triton {_module_version('triton')})" if ok else f"no: {why}"
+    ok, why = tcnn_usable(device)
+    out["tinycudann"] = f"yes ({_module_version('tinycudann')})" if ok else f"no: {why}"
+    if device.type != "cuda":  # on CUDA, "auto" is decided by timing on first use, not here
+        out["auto"] = choose_auto_backend(GridGeometry(16, 2, 19, 16, 2048), device)[1]
     return out
 
 
@@ -55,6 +59,6 @@ def collect_info() -> dict[str, str]:
         "pycolmap": _module_version("pycolmap"),
         "ffmpeg": ffmpeg_version(),
     }
-    for name, status in hashgrid_backends().items():
+    for name, status in hashgrid_backends(device).items():
         info[f"hashgrid/{name}"] = status
     return info

@@ -232,3 +232,17 @@ def test_triton_without_cuda_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(NerfieError, match="need a CUDA GPU") as err:
         enc(torch.rand(4, 3))
     assert "backend='torch'" in err.value.advice
+
+
+def test_the_benchmark_script_runs_every_code_path() -> None:
+    """Not a timing: proves benchmarks/hashgrid.py (incl. its Triton ceiling kernels) runs end to end."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "hashgrid.py"
+    res = subprocess.run([sys.executable, str(script), "--smoke"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "reference / naive" in res.stdout and "error" not in res.stdout
+    if triton_usable(DEVICE)[0]:
+        assert "ceiling: random gathers" in res.stdout

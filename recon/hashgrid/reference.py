@@ -4,7 +4,9 @@ Why not plain autograd (see :mod:`naive`): autograd keeps the [N, L, 8] corner i
 [N, L, 8, F] gathered features alive for the backward pass and scatters gradients with a sort-based
 deterministic kernel. Here the forward keeps nothing but its inputs; the backward recomputes corner
 indices chunk by chunk and accumulates the table gradient with one ``index_add_`` per chunk (one per
-call for normal batch sizes), and computes dL/dx analytically from the trilinear weights.
+call for normal batch sizes), and computes dL/dx analytically from the trilinear weights. Corner
+rows are built separably per axis and per level (dense or hashed, power-of-two tables masked rather
+than divided), and levels with a zero annealing weight cost nothing.
 Runs on CPU and GPU; it is also the ground truth the Triton kernels are tested against.
 """
 
@@ -13,93 +15,135 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from nerfie.recon.hashgrid.geometry import GridGeometry, corner_index
+from nerfie.recon.hashgrid.geometry import PRIMES, U32, GridGeometry
 
-_CORNERS = torch.tensor([[(i >> 0) & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])
-# Elements of [chunk, L, 8] per chunk: bounds transient memory whatever N is.
-_CHUNK_ELEMS = 1 << 22
-
-
-def _chunk_size(n: int, levels: int) -> int:
-    return max(1, min(n, _CHUNK_ELEMS // (levels * 8)))
+# Points per chunk: bounds transient memory ([chunk, L, 8] indices live only inside backward).
+_CHUNK_POINTS = 1 << 17
 
 
-def _corners(x: torch.Tensor, lt: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Global table rows [c, L, 8], fractional positions [c, L, 3] and corner bits [8, 3]."""
-    pos = x[:, None, :] * lt["scale"].to(x.dtype)[None, :, None] + 0.5
+def _level_corners(xt: torch.Tensor, scale: float, res: int, size: int, dense: bool, offset: int
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Table rows [8, c] of the 8 corners of each point's cell on one level, and the per-axis linear
+    weights [3, 2, c] (lower, upper corner), for points given transposed as ``xt`` [3, c].
+
+    Corner-major layout with the points innermost keeps every broadcast contiguous, and the 8
+    corners are built separably — two integer coordinates per axis combined by broadcasting — which
+    is several times cheaper than hashing [c, 8, 3] corner triples.
+    """
+    pos = xt * scale + 0.5
     cell = torch.floor(pos)
     frac = pos - cell
-    bits = _CORNERS.to(x.device)
-    cells = cell.to(torch.int64)[:, :, None, :] + bits[None, None]
-    idx = corner_index(cells, lt["res"][None, :, None], lt["size"][None, :, None], lt["dense"][None, :, None])
-    return idx + lt["offset"][None, :, None], frac, bits
+    lo = cell.to(torch.int64)
+    c = torch.stack([lo, lo + 1], dim=1) & U32  # [3, 2, c] uint32 corner coordinates
+    if dense:
+        ax = c[0]
+        ay = (c[1] * res) & U32
+        az = (c[2] * ((res * res) & U32)) & U32
+        rows = ((ax[:, None, None] + ay[None, :, None] + az[None, None, :]) & U32) % size
+    else:
+        hx = c[0] * PRIMES[0]
+        hy = (c[1] * PRIMES[1]) & U32
+        hz = (c[2] * PRIMES[2]) & U32
+        rows = hx[:, None, None] ^ hy[None, :, None] ^ hz[None, None, :]
+        rows = rows & (size - 1) if size & (size - 1) == 0 else rows % size
+    w_axis = torch.stack([1 - frac, frac], dim=1)  # [3, 2, c]
+    return rows.reshape(8, -1) + offset, w_axis
 
 
-def _weights(frac: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-    """Trilinear weights [c, L, 8]."""
-    f = frac[:, :, None, :]
-    return torch.where(bits[None, None].bool(), f, 1 - f).prod(-1)
+def _combine(w_axis: torch.Tensor) -> torch.Tensor:
+    """Trilinear weights [8, c] (x-major corner order, matching ``_level_corners``)."""
+    wx, wy, wz = w_axis[0], w_axis[1], w_axis[2]
+    return ((wx[:, None] * wy[None, :]).reshape(4, 1, -1) * wz[None]).reshape(8, -1)
 
 
-def _weight_grads(frac: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
-    """d(weight)/d(frac_d) [c, L, 8, 3]."""
-    f = frac[:, :, None, :]
-    b = bits[None, None].bool()
-    factors = torch.where(b, f, 1 - f)  # [c, L, 8, 3]
-    sign = torch.where(b, 1.0, -1.0).to(frac.dtype)
-    out = []
-    for d in range(3):
-        others = [factors[..., e] for e in range(3) if e != d]
-        out.append(sign[..., d] * others[0] * others[1])
-    return torch.stack(out, dim=-1)
+def _combine_grads(w_axis: torch.Tensor) -> torch.Tensor:
+    """d(weight)/d(frac) [3, 8, c]: the derivative of (1 − f, f) is (−1, +1) on the differentiated axis."""
+    wx, wy, wz = w_axis[0], w_axis[1], w_axis[2]
+    d = torch.tensor([-1.0, 1.0], dtype=w_axis.dtype, device=w_axis.device)[:, None].expand_as(wx)
+    gx = ((d[:, None] * wy[None, :]).reshape(4, 1, -1) * wz[None]).reshape(8, -1)
+    gy = ((wx[:, None] * d[None, :]).reshape(4, 1, -1) * wz[None]).reshape(8, -1)
+    gz = ((wx[:, None] * wy[None, :]).reshape(4, 1, -1) * d[None]).reshape(8, -1)
+    return torch.stack([gx, gy, gz])
+
+
+def _levels(geom: GridGeometry) -> list[tuple[int, float, int, int, bool, int]]:
+    offsets = geom.offsets
+    return [(level, geom.level_scale(level), geom.level_resolution(level), geom.level_size(level),
+             geom.level_is_dense(level), offsets[level]) for level in range(geom.levels)]
 
 
 class _ReferenceEncode(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, table: torch.Tensor, mask: torch.Tensor,
-                geom: GridGeometry, lt: dict[str, torch.Tensor]) -> torch.Tensor:
+                geom: GridGeometry) -> torch.Tensor:
         n, L, F = x.shape[0], geom.levels, geom.features
-        out = torch.empty((n, L, F), dtype=x.dtype, device=x.device)
-        c = _chunk_size(n, L)
-        m = mask.to(x.dtype)[None, :, None]
-        for s in range(0, n, c):
-            idx, frac, bits = _corners(x[s:s + c], lt)
-            w = _weights(frac, bits)
-            feats = table[idx].to(x.dtype)  # [c, L, 8, F]
-            out[s:s + c] = torch.einsum("clk,clkf->clf", w, feats) * m
+        out = torch.zeros((n, L, F), dtype=x.dtype, device=x.device)
+        weights = mask.detach().to("cpu", torch.float64).tolist()
+        for s in range(0, n, _CHUNK_POINTS):
+            xt = x[s:s + _CHUNK_POINTS].t().contiguous()
+            for level, scale, res, size, dense, offset in _levels(geom):
+                if weights[level] == 0.0:
+                    continue  # masked out by coarse-to-fine annealing: no work
+                rows, w_axis = _level_corners(xt, scale, res, size, dense, offset)
+                feats = table.index_select(0, rows.reshape(-1)).view(8, -1, F).to(x.dtype)
+                w = _combine(w_axis)
+                out[s:s + _CHUNK_POINTS, level] = (feats * w[:, :, None]).sum(0) * weights[level]
         ctx.save_for_backward(x, table, mask)
-        ctx.geom, ctx.lt = geom, lt
+        ctx.geom = geom
         return out.reshape(n, L * F)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         x, table, mask = ctx.saved_tensors
-        geom, lt = ctx.geom, ctx.lt
+        geom = ctx.geom
         n, L, F = x.shape[0], geom.levels, geom.features
-        g = grad_out.reshape(n, L, F).to(x.dtype) * mask.to(x.dtype)[None, :, None]
+        g_all = grad_out.reshape(n, L, F).to(x.dtype)
+        weights = mask.detach().to("cpu", torch.float64).tolist()
         need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_table = torch.zeros_like(table) if need_table else None
-        grad_x = torch.empty_like(x) if need_x else None
-        c = _chunk_size(n, L)
-        scale = lt["scale"].to(x.dtype)[None, :, None]
-        for s in range(0, n, c):
-            idx, frac, bits = _corners(x[s:s + c], lt)
-            gc = g[s:s + c]
+        grad_x = torch.zeros_like(x) if need_x else None
+        active = [lv for lv in _levels(geom) if weights[lv[0]] != 0.0]
+        for s in range(0, n, _CHUNK_POINTS):
+            xt = x[s:s + _CHUNK_POINTS].t().contiguous()
+            c = xt.shape[1]
+            gx_t = torch.zeros((3, c), dtype=x.dtype, device=x.device) if need_x else None
             if need_table:
-                w = _weights(frac, bits)
-                vals = w[..., None] * gc[:, :, None, :]  # [c, L, 8, F]
-                grad_table.index_add_(0, idx.reshape(-1), vals.reshape(-1, F).to(table.dtype))
+                all_rows = torch.empty((len(active), 8 * c), dtype=torch.int64, device=x.device)
+                all_vals = torch.empty((len(active), 8 * c, F), dtype=table.dtype, device=x.device)
+            for k, (level, scale, res, size, dense, offset) in enumerate(active):
+                g = g_all[s:s + _CHUNK_POINTS, level] * weights[level]  # [c, F]
+                rows, w_axis = _level_corners(xt, scale, res, size, dense, offset)
+                if need_table:
+                    all_rows[k] = rows.reshape(-1)
+                    all_vals[k].view(8, c, F).copy_(_combine(w_axis)[:, :, None] * g[None])
+                if need_x:
+                    feats = table.index_select(0, rows.reshape(-1)).view(8, c, F).to(x.dtype)
+                    dot = (feats * g[None]).sum(-1)  # dL/dw [8, c]
+                    gx_t += (_combine_grads(w_axis) * dot[None]).sum(1) * scale
+            if need_table and active:
+                _scatter_add_rows(grad_table, all_rows.reshape(-1), all_vals.reshape(-1, F))
             if need_x:
-                dw = _weight_grads(frac, bits)  # [c, L, 8, 3]
-                feats = table[idx].to(x.dtype)  # [c, L, 8, F]
-                dot = torch.einsum("clkf,clf->clk", feats, gc)  # dL/dw
-                grad_x[s:s + c] = (torch.einsum("clk,clkd->cld", dot, dw) * scale).sum(1)
-        return grad_x, grad_table, None, None, None
+                grad_x[s:s + _CHUNK_POINTS] = gx_t.t()
+        return grad_x, grad_table, None, None
+
+
+def _scatter_add_rows(target: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor) -> None:
+    """``target[rows] += vals`` with repeated rows accumulating, in one call.
+
+    On CUDA that is ``index_add_`` (an atomic-add kernel). On CPU, ``scatter_add_`` on the flat
+    [S·F] view measured ~3x faster than ``index_add_`` for 4 M random rows of a 6 M-row table.
+    """
+    if target.device.type == "cuda":
+        target.index_add_(0, rows, vals)
+        return
+    F = target.shape[1]
+    flat_rows = (rows[:, None] * F + torch.arange(F, device=rows.device)).reshape(-1)
+    target.view(-1).scatter_add_(0, flat_rows, vals.reshape(-1))
 
 
 def reference_encode(x: torch.Tensor, table: torch.Tensor, geom: GridGeometry, mask: torch.Tensor,
                      lt: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
     """Encode points [N, 3] → [N, L·F]; gradients flow to ``table`` and ``x``."""
-    lt = lt if lt is not None else geom.level_tensors(x.device)
-    return _ReferenceEncode.apply(x, table, mask, geom, lt)
+    del lt  # the reference reads the geometry directly; kept for a uniform backend signature
+    return _ReferenceEncode.apply(x, table, mask, geom)
