@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from nerfie.recon.config import NerfieConfig
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.version import __version__
 
@@ -44,6 +45,100 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+class _CancelOnSigint:
+    """First Ctrl-C asks the engine to stop cleanly (also inside COLMAP); a second one kills."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.event = threading.Event()
+
+    def __enter__(self) -> _CancelOnSigint:
+        import signal
+
+        def handler(_sig: int, _frame: object) -> None:
+            if self.event.is_set():
+                raise KeyboardInterrupt
+            self.event.set()
+            print("\nnerfie: stopping after the current step (Ctrl-C again to abort)…", file=sys.stderr)
+
+        self._old = signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._old)
+
+
+def _config_from_args(args: argparse.Namespace, project_dir: Path) -> NerfieConfig:
+    from nerfie.recon.config import preset, with_overrides
+
+    if (project_dir / "project.json").exists():
+        from nerfie.recon.project import Project
+
+        cfg = Project.load(project_dir).config
+    else:
+        cfg = preset(args.preset or _default_preset())
+    overrides: dict[str, object] = {}
+    for key, attr in (("ingest.target_frames", "frames"), ("sfm.matcher", "matcher"),
+                      ("ingest.start_seconds", "start"), ("ingest.end_seconds", "end"),
+                      ("sfm.camera_model", "camera_model")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[key] = value
+    if getattr(args, "no_masks", False):
+        overrides["ingest.masks"] = False
+    for item in getattr(args, "set", None) or []:
+        key, _, raw = item.partition("=")
+        import json
+
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    return with_overrides(cfg, overrides) if overrides else cfg
+
+
+def _default_preset() -> str:
+    from nerfie.recon.device import pick_device
+
+    return "cpu-preview" if pick_device("auto").type == "cpu" else "gpu-standard"
+
+
+def _cmd_process(args: argparse.Namespace) -> int:
+    from nerfie.app.progress import TerminalProgress
+    from nerfie.recon.device import configure_threads
+    from nerfie.recon.events import Cancelled
+    from nerfie.recon.process import process
+
+    configure_threads()
+    source = Path(args.source)
+    out = Path(args.output) if args.output else source.with_name(source.stem + "-nerfie")
+    cfg = _config_from_args(args, out)
+    sink = TerminalProgress(quiet=args.quiet)
+    try:
+        with _CancelOnSigint() as cancel:
+            proj = process(source, out, cfg, sink, cancel.event.is_set)
+    except Cancelled:
+        sink.close()
+        print(f"nerfie: cancelled; run the same command again to resume ({out}).", file=sys.stderr)
+        return 130
+    except NerfieError as exc:
+        report = out / "report.txt"
+        if report.exists() and "poses" in report.read_text():
+            exc.advice = f"{exc.advice} Details: {report}".strip()
+        raise
+    finally:
+        sink.close()
+    report = out / "report.txt"
+    if report.exists() and not args.quiet:
+        print(report.read_text(), file=sys.stderr)
+    d = proj.stages["poses"].detail
+    print(f"Poses: {d['registered']} of {d['total']} frames registered. Project: {proj.root}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nerfie",
@@ -68,6 +163,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heldout", type=int, default=8, help="held-out novel views (default 8)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("process", help="video or photo folder → frames, masks, camera poses (resumable)")
+    p.add_argument("source", help="video file (mp4, mov, webm, mkv, …) or a folder of photos")
+    p.add_argument("-o", "--output", help="project folder (default: next to the video, <name>-nerfie)")
+    p.add_argument("--preset", choices=["cpu-preview", "gpu-standard", "gpu-quality"],
+                   help="settings preset for a new project (default: by device)")
+    p.add_argument("--frames", type=int, help="target number of frames (default 150; 100 on cpu-preview)")
+    p.add_argument("--no-masks", action="store_true", help="do not mask the person out for SfM")
+    p.add_argument("--start", type=float, help="use the video from this second on")
+    p.add_argument("--end", type=float, help="use the video up to this second")
+    p.add_argument("--matcher", choices=["sequential", "exhaustive"], help="COLMAP matching (default sequential)")
+    p.add_argument("--camera-model", choices=["SIMPLE_RADIAL", "OPENCV"], help="COLMAP camera model")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. sfm.seeds=[0,5]")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or report")
+    p.set_defaults(func=_cmd_process)
     return parser
 
 

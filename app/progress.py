@@ -9,7 +9,8 @@ from nerfie.recon.events import Event, Log, Progress, StageDone
 
 
 class TerminalProgress:
-    """An event sink that draws one tqdm bar per stage and prints log lines above it."""
+    """An event sink that draws one tqdm bar per stage and prints log lines above it (bars only on a
+    terminal: piped output stays clean)."""
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
@@ -23,7 +24,9 @@ class TerminalProgress:
         if isinstance(event, Progress):
             bar = self._bars.get(event.stage)
             if bar is None:
-                bar = tqdm(total=event.total or None, desc=event.stage, unit="it", dynamic_ncols=True,
+                for other in [k for k, b in self._bars.items() if b.total and b.n >= b.total]:
+                    self._bars.pop(other).close()
+                bar = tqdm(total=event.total or None, desc=event.stage, unit="it", dynamic_ncols=True, disable=None,
                            file=sys.stderr)
                 self._bars[event.stage] = bar
             if event.total and bar.total != event.total:
@@ -35,9 +38,11 @@ class TerminalProgress:
         elif isinstance(event, Log):
             tqdm.write(f"[{event.stage}] {event.message}", file=sys.stderr)
         elif isinstance(event, StageDone):
-            bar = self._bars.pop(event.stage, None)
-            if bar is not None:
+            for bar in self._bars.values():
                 bar.close()
+            self._bars.clear()
+            if event.summary:
+                tqdm.write(f"[{event.stage}] {event.summary}", file=sys.stderr)
 
     def close(self) -> None:
         for bar in self._bars.values():

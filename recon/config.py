@@ -26,8 +26,10 @@ class IngestConfig:
     min_frames: int = 30
     max_side: int = 1600  # longest side of the 1x images
     pyramid: tuple[int, ...] = (1, 2, 4, 8)
-    dedupe_threshold: float = 0.02  # mean abs difference below which consecutive frames are duplicates
+    dedupe_threshold: float = 0.004  # mean abs 32x32-thumbnail difference below which frames are duplicates
     masks: bool = True  # find the person and mask them out for SfM
+    start_seconds: float = 0.0  # use the clip from here…
+    end_seconds: float = 0.0  # …to here (0 = to the end)
 
 
 @dataclass

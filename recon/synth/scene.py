@@ -186,11 +186,11 @@ class SelfieScene:
         light = light / light.norm()
         shade = (0.65 + 0.35 * (normal @ light).clamp_min(0))[..., None]
         if material == "eye":
-            iris = torch.tensor([0.22, 0.32, 0.45])
-            white = torch.tensor([0.92, 0.92, 0.9])
+            iris = torch.tensor([0.2, 0.25, 0.32])
+            white = torch.tensor([0.78, 0.76, 0.74])
             dx = (pc[..., 0].abs() - 0.031) / 0.016
             dz = (pc[..., 2] - 0.028) / 0.010
-            in_iris = (dx * dx + dz * dz) < 0.35
+            in_iris = (dx * dx + dz * dz) < 0.5
             col = torch.where(in_iris[..., None], iris, white)
             pupil = (dx * dx + dz * dz) < 0.08
             col = torch.where(pupil[..., None], torch.tensor([0.03, 0.03, 0.04]), col)
@@ -218,4 +218,11 @@ class SelfieScene:
                 (pc[..., 0].abs() - 0.032).abs() < 0.018
             )
             col = torch.where(brow[..., None], torch.tensor([0.22, 0.13, 0.08]), col)
+            # shading of real faces: darker eye sockets and cheek hollows, a lit nose bridge
+            dx = (pc[..., 0].abs() - 0.031) / 0.03
+            dz = (pc[..., 2] - 0.03) / 0.022
+            socket = torch.exp(-(dx * dx + dz * dz))[..., None]
+            col = col * (1 - 0.45 * socket * (pc[..., 1] < -0.05).float()[..., None])
+            cheek = torch.exp(-(((pc[..., 0].abs() - 0.05) / 0.02) ** 2 + ((pc[..., 2] + 0.02) / 0.03) ** 2))
+            col = col * (1 - 0.2 * cheek[..., None])
         return col.clamp(0, 1) * shade

@@ -1,0 +1,119 @@
+"""The trainable dataset inside a project: cameras, ids/time codes, split, scene bounds, points.
+
+Written after poses (from SfM or an importer) and read by the trainer and renderer:
+
+* ``transforms.json`` — nerfstudio-compatible cameras in the raw SfM world, with per-frame
+  ``mask_path`` and ``time``; ``sparse_pc.ply`` — the SfM points with colours;
+* ``dataset.json`` — ``ids``, ``train_ids``, ``val_ids`` (every 20th frame held out);
+* ``metadata.json`` — per id: ``warp_id``, ``appearance_id``, ``camera_id`` (the time index);
+* ``scene.json`` — ``center``, ``scale``, ``near``, ``far``, ``up`` (the Nerfies normalisation);
+* ``points.npy`` — background points (raw world), for the background regulariser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nerfie.recon.camera import Camera, cameras_from_transforms, transforms_dict
+from nerfie.recon.errors import NerfieError
+from nerfie.recon.fileio import atomic_path, read_json, write_bytes_atomic, write_json_atomic
+
+VAL_EVERY = 20
+
+
+def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
+    """Binary little-endian PLY with float xyz and uchar rgb (what nerfstudio's sparse_pc.ply holds)."""
+    header = (
+        "ply\nformat binary_little_endian 1.0\n"
+        f"element vertex {len(points)}\n"
+        "property float x\nproperty float y\nproperty float z\n"
+        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
+    ).encode()
+    rec = np.zeros(len(points), dtype=[("p", "<f4", 3), ("c", "u1", 3)])
+    rec["p"] = points
+    rec["c"] = colors
+    write_bytes_atomic(path, header + rec.tobytes())
+
+
+def read_ply_points(path: Path) -> np.ndarray:
+    data = path.read_bytes()
+    end = data.index(b"end_header\n") + len(b"end_header\n")
+    n = int(next(line for line in data[:end].decode().splitlines() if line.startswith("element vertex")).split()[2])
+    rec = np.frombuffer(data[end:], dtype=[("p", "<f4", 3), ("c", "u1", 3)], count=n)
+    return rec["p"].astype(np.float64)
+
+
+@dataclass
+class Dataset:
+    root: Path
+    names: list[str]  # image file names (frames/<name>), in time order
+    cameras: list[Camera]  # raw world, 1× pixels
+    time_ids: list[int]  # warp/appearance id of each frame
+    train: list[int]  # indices into names
+    val: list[int]
+    center: np.ndarray
+    scale: float
+    near: float
+    far: float
+    up: np.ndarray
+    background: np.ndarray  # raw world
+    frames_dir: str = "frames"
+
+    def normalized_cameras(self) -> list[Camera]:
+        return [c.normalized(self.center, self.scale) for c in self.cameras]
+
+    @property
+    def num_codes(self) -> int:
+        return max(self.time_ids) + 1 if self.time_ids else 0
+
+
+def write_dataset(root: Path, names: list[str], cameras: list[Camera], time_ids: list[int], scene_json: dict,
+                  points: np.ndarray, colors: np.ndarray, background: np.ndarray, masks: bool,
+                  frames_dir: str = "frames") -> None:
+    """Write the dataset files listed in the module docstring (atomically, paths relative)."""
+    n_codes = max(time_ids) + 1 if time_ids else 1
+    tf = transforms_dict(cameras, [f"{frames_dir}/{n}" for n in names], ply_file_path="sparse_pc.ply")
+    for f, n, t in zip(tf["frames"], names, time_ids, strict=True):
+        f["time"] = t / max(n_codes - 1, 1)
+        f["nerfie_id"] = t
+        if masks and (root / "masks" / n).exists():
+            f["mask_path"] = f"masks/{n}"
+    write_json_atomic(root / "transforms.json", tf)
+    write_ply(root / "sparse_pc.ply", points, colors)
+    ids = [Path(n).stem for n in names]
+    val = [i for i in range(len(ids)) if i % VAL_EVERY == VAL_EVERY // 2] if len(ids) >= VAL_EVERY else []
+    write_json_atomic(root / "dataset.json", {
+        "count": len(ids), "num_exemplars": len(ids), "ids": ids,
+        "train_ids": [ids[i] for i in range(len(ids)) if i not in set(val)], "val_ids": [ids[i] for i in val],
+    })
+    write_json_atomic(root / "metadata.json", {
+        i: {"warp_id": t, "appearance_id": t, "camera_id": 0} for i, t in zip(ids, time_ids, strict=True)
+    })
+    write_json_atomic(root / "scene.json", scene_json)
+    with atomic_path(root / "points.npy") as tmp:
+        np.save(tmp, np.asarray(background, dtype=np.float64).reshape(-1, 3), allow_pickle=False)
+
+
+def load_dataset(root: Path) -> Dataset:
+    """Read what :func:`write_dataset` wrote; a clear error when poses are missing."""
+    if not (root / "transforms.json").exists() or not (root / "scene.json").exists():
+        raise NerfieError(f"{root} has no camera poses yet.", "Run `nerfie process` on it first.")
+    tf = read_json(root / "transforms.json")
+    pairs = cameras_from_transforms(tf)
+    names = [Path(p).name for _, p in pairs]
+    frames_dir = Path(pairs[0][1]).parent.as_posix() if pairs else "frames"
+    time_ids = [int(f.get("nerfie_id", i)) for i, f in enumerate(tf["frames"])]
+    ds = read_json(root / "dataset.json")
+    index = {Path(n).stem: i for i, n in enumerate(names)}
+    scene = read_json(root / "scene.json")
+    bg = np.load(root / "points.npy") if (root / "points.npy").exists() else np.zeros((0, 3))
+    out = Dataset(
+        root=root, names=names, cameras=[c for c, _ in pairs], time_ids=time_ids,
+        train=[index[i] for i in ds["train_ids"] if i in index], val=[index[i] for i in ds["val_ids"] if i in index],
+        center=np.asarray(scene["center"], dtype=np.float64), scale=float(scene["scale"]),
+        near=float(scene["near"]), far=float(scene["far"]), up=np.asarray(scene["up"], dtype=np.float64),
+        background=bg, frames_dir=frames_dir,
+    )
+    return out

@@ -1,0 +1,1 @@
+"""Video or photos in → selected, upright, sharp frames (with a downscale pyramid) and subject masks."""

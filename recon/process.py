@@ -1,0 +1,187 @@
+"""``nerfie process``: video (or photos) → frames → masks → poses → dataset, resumable.
+
+One engine call for the CLI and the GUI. Every stage records its state in ``project.json``; a rerun
+skips finished stages (decoded frames are never decoded again), so a cancelled or killed run loses
+at most the stage it was in. A plain-words diagnostics report is written to ``report.txt``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nerfie.recon.config import NerfieConfig
+from nerfie.recon.dataset import write_dataset
+from nerfie.recon.errors import NerfieError, ProjectError
+from nerfie.recon.events import EventSink, Log, StageDone, ignore
+from nerfie.recon.fileio import write_bytes_atomic
+from nerfie.recon.ingest.frames import ingest
+from nerfie.recon.ingest.masks import make_masks
+from nerfie.recon.project import Project
+from nerfie.recon.sfm.motion_check import STILL_THRESHOLD_PERCENT, median_motion_percent
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def text(self) -> str:
+        out = ["Nerfie processing report", "", *self.lines]
+        if self.advice:
+            out += ["", "Advice:", *(f"- {a}" for a in self.advice)]
+        return "\n".join(out) + "\n"
+
+
+def open_or_create(project_dir: Path, source: Path | None, config: NerfieConfig) -> Project:
+    if (project_dir / "project.json").exists():
+        proj = Project.load(project_dir)
+        if source is not None and proj.source and proj.resolve(proj.source) != source.resolve():
+            raise ProjectError(
+                f"{project_dir} was made from {proj.source}, not {source}.",
+                "Choose another output folder, or delete this one to start over.",
+            )
+        return proj
+    try:
+        return Project.create(project_dir, config, source=str(source) if source else None)
+    except PermissionError as exc:
+        raise ProjectError(f"Cannot write to {project_dir} (permission denied).",
+                           "Choose an output folder you can write to.") from exc
+    except OSError as exc:
+        raise ProjectError(f"Cannot create {project_dir} ({exc.strerror}).", "Choose another output folder.") from exc
+
+
+def process(source: str | Path | None, project_dir: str | Path, config: NerfieConfig, on_event: EventSink = ignore,
+            cancelled: Callable[[], bool] = lambda: False) -> Project:
+    """Run (or resume) ingest and poses for ``source`` into ``project_dir``."""
+    project_dir = Path(project_dir)
+    src = Path(source) if source is not None else None
+    if src is not None and not src.exists():
+        raise NerfieError(f"{src} does not exist.", "Check the path to the video.")
+    proj = open_or_create(project_dir, src, config)
+    if src is None:
+        if not proj.source:
+            raise NerfieError("No video given and the project has none.", "Pass the video to process.")
+        src = proj.resolve(proj.source)
+    report = Report()
+    t0 = time.perf_counter()
+    try:
+        _frames_and_poses(proj, src, report, on_event, cancelled, t0)
+    finally:
+        write_bytes_atomic(proj.path("report.txt"), report.text().encode())
+    return proj
+
+
+def _frames_and_poses(proj: Project, src: Path, report: Report, on_event: EventSink,
+                      cancelled: Callable[[], bool], t0: float) -> None:
+    cfg = proj.config
+    ing = proj.stages["ingest"]
+    if ing.state != "done":
+        proj.set_stage("ingest", "running")
+        try:
+            res = ingest(src, proj.root, cfg.ingest, on_event, cancelled)
+        except NerfieError as exc:
+            proj.set_stage("ingest", "failed", reason=exc.message)
+            report.add(f"Frames: {exc.message}")
+            report.advice.append(exc.advice)
+            raise
+        proj.set_stage("ingest", "done", names=res.names, decoded=res.decoded, source_kind=res.source_kind,
+                       rejected_blurry=res.rejected_blurry, rejected_duplicate=res.rejected_duplicate,
+                       size=list(res.size), fps=res.fps, duration=res.duration, rotation=res.rotation,
+                       dark=res.dark, seconds=round(time.perf_counter() - t0, 1))
+        on_event(StageDone("ingest", f"{len(res.names)} frames selected of {res.decoded}"))
+    d = proj.stages["ingest"].detail
+    names: list[str] = d["names"]
+    report.add(f"Source: {src.name} ({d['source_kind']}, {d['decoded']} frames decoded"
+               + (f", {d['fps']:.1f} fps, {d['duration']:.1f} s" if d["source_kind"] == "video" else "")
+               + (f", rotated {d['rotation']}°" if d.get("rotation") else "") + ")")
+    report.add(f"Frames: {len(names)} selected at {d['size'][0]}x{d['size'][1]}; {d['rejected_blurry']} rejected "
+               f"as blurry, {d['rejected_duplicate']} as near-duplicates (camera paused)")
+    if d.get("dark"):
+        report.advice.append("The video is dark: film in brighter, even light.")
+
+    _poses(proj, names, report, on_event, cancelled)
+
+
+def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
+           cancelled: Callable[[], bool]) -> None:
+    from nerfie.recon.sfm.colmap_runner import SfmFailed, run_sfm
+    from nerfie.recon.sfm.normalize import normalize_scene
+
+    cfg = proj.config
+    if proj.stages["poses"].state == "done":
+        for line in proj.stages["poses"].detail.get("report", []):
+            report.add(line)
+        return
+    proj.set_stage("poses", "running")
+    t0 = time.perf_counter()
+    first_line = len(report.lines)
+    frames_dir = proj.frames_dir
+    masks_used = False
+    if cfg.ingest.masks:
+        mrep = make_masks(frames_dir, names, proj.masks_dir, on_event, cancelled)
+        masks_used = mrep.used
+        report.add(f"Subject masks: {mrep.reason}"
+                   + (f" (mean {mrep.mean_masked_fraction:.0%} of each frame masked)" if mrep.used else ""))
+        if mrep.used and mrep.mean_masked_fraction > 0.6:
+            report.advice.append("The face fills most of the frame: hold the phone further away so the "
+                                 "background shows around you.")
+    else:
+        report.add("Subject masks: off")
+    colmap_masks = None
+    if masks_used:
+        colmap_masks = proj.colmap_dir / "masks"  # COLMAP wants <image name>.png
+        colmap_masks.mkdir(parents=True, exist_ok=True)
+        for n in names:
+            shutil.copyfile(proj.masks_dir / n, colmap_masks / f"{n}.png")
+
+    motion = median_motion_percent([frames_dir / n for n in names],
+                                   [proj.masks_dir / n if masks_used else None for n in names])
+    if motion is not None:
+        report.add(f"Camera motion: median feature displacement {motion:.2f} % of the image diagonal")
+    if motion is not None and motion < STILL_THRESHOLD_PERCENT:
+        proj.set_stage("poses", "failed", reason="camera barely moved")
+        report.advice.append("The camera barely moved: a Nerfie needs the phone to travel in an arc around "
+                             "your face (about a shoulder's width), not to stay still while you move.")
+        raise NerfieError(
+            f"The camera barely moved (features shift {motion:.2f} % of the image; moving clips show > 2 %).",
+            "Film again moving the phone slowly in an arc around your face; a still camera cannot give 3-D.",
+        )
+    try:
+        res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled)
+    except SfmFailed as exc:
+        for a in exc.attempts:
+            report.add(f"  attempt {a.line(len(names))}")
+        report.advice.append(exc.advice)
+        proj.set_stage("poses", "failed", reason=exc.message)
+        raise
+    for a in res.attempts:
+        report.add(f"  attempt {a.line(len(names))}")
+    registered = [n for n in names if n in res.cameras]
+    failed = [n for n in names if n not in res.cameras]
+    report.add(f"Poses: {len(registered)} of {len(names)} frames registered ({res.chosen.name}), "
+               f"{len(res.points)} points, reprojection error {res.reprojection_error:.2f} px")
+    if failed:
+        report.add(f"Not registered: {', '.join(failed[:20])}" + (" …" if len(failed) > 20 else ""))
+    if len(registered) < max(cfg.ingest.min_frames // 2, 10):
+        proj.set_stage("poses", "failed", reason="too few registered")
+        raise NerfieError(f"Only {len(registered)} frames got camera poses.",
+                          "Film a longer, slower clip with a textured background.")
+    cams = {n: res.cameras[n] for n in registered}
+    scene = normalize_scene(cams, res.points, res.point_observers, proj.masks_dir if masks_used else None)
+    report.add(f"Scene: near {scene.near:.3f}, far {scene.far:.3f} (normalised units), "
+               f"{len(scene.background)} background points")
+    time_ids = [names.index(n) for n in registered]
+    write_dataset(proj.root, registered, [cams[n] for n in registered], time_ids, scene.to_json(), res.points,
+                  res.colors, scene.background, masks_used)
+    proj.set_stage("poses", "done", registered=len(registered), total=len(names), failed=failed,
+                   rung=res.chosen.name, points=len(res.points), masks=masks_used,
+                   seconds=round(time.perf_counter() - t0, 1), report=report.lines[first_line:])
+    on_event(Log("poses", f"{len(registered)}/{len(names)} frames registered"))
+    on_event(StageDone("poses", f"{len(registered)} of {len(names)} registered"))

@@ -1,0 +1,286 @@
+"""COLMAP through pycolmap, in-process, with a retry ladder and sanity checks.
+
+Facts this follows (``selfie-sfm.md``): masking the person is what makes selfie videos register;
+sequential matching beats exhaustive on video; results vary a lot across mapper seeds, so "same
+settings, another seed" is a rung; relaxed mapper thresholds are needed for the small baselines of
+handheld clips; loop detection would try to download a vocabulary tree and abort the process, so it
+is never enabled. Each attempt is logged with its result and the largest *sane* model wins.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from nerfie.recon.camera import Camera
+from nerfie.recon.config import SfmConfig
+from nerfie.recon.device import available_cores
+from nerfie.recon.errors import NerfieError
+from nerfie.recon.events import Cancelled, EventSink, Log, Progress, ignore
+from nerfie.recon.sfm.sanity import ModelStats, Verdict, check_model
+
+GOOD_ENOUGH = 0.9  # stop climbing the ladder once a sane model registers this fraction
+
+
+@dataclass(frozen=True)
+class Rung:
+    name: str
+    matcher: str
+    relaxed: bool
+    seed: int
+    masks: bool
+    camera_model: str
+
+
+@dataclass
+class Attempt:
+    rung: Rung
+    registered: int = 0
+    models: int = 0
+    sane: bool = False
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self, total: int) -> str:
+        verdict = "sane" if self.sane else ("; ".join(self.problems) or "no model")
+        return (f"{self.rung.name}: {self.registered}/{total} registered in the best of {self.models} "
+                f"model(s), {verdict} ({self.seconds:.0f} s)")
+
+
+@dataclass
+class SfmResult:
+    cameras: dict[str, Camera]  # image name → camera (1× pixels, COLMAP world)
+    points: np.ndarray  # [P, 3]
+    colors: np.ndarray  # [P, 3] uint8
+    point_observers: list[list[str]]  # image names observing each point
+    attempts: list[Attempt]
+    chosen: Rung
+    reprojection_error: float
+    model_dir: Path
+
+
+def ladder(cfg: SfmConfig, have_masks: bool) -> list[Rung]:
+    """The rungs, in order. Relaxed thresholds first: defaults register ~20 % of selfie frames."""
+    other = "OPENCV" if cfg.camera_model != "OPENCV" else "SIMPLE_RADIAL"
+    s = list(cfg.seeds) or [0]
+    rungs = [Rung(f"{cfg.matcher}, relaxed, seed {seed}" + (", masks" if have_masks else ""), cfg.matcher, True,
+                  seed, have_masks, cfg.camera_model) for seed in s]
+    alt = "exhaustive" if cfg.matcher == "sequential" else "sequential"
+    rungs.append(Rung(f"{alt}, relaxed, seed {s[0]}" + (", masks" if have_masks else ""), alt, True, s[0],
+                      have_masks, cfg.camera_model))
+    if have_masks:
+        rungs.append(Rung(f"{cfg.matcher}, relaxed, seed {s[0]}, masks off", cfg.matcher, True, s[0], False,
+                          cfg.camera_model))
+    rungs.append(Rung(f"{cfg.matcher}, default thresholds, seed {s[0]}", cfg.matcher, False, s[0], have_masks,
+                      cfg.camera_model))
+    rungs.append(Rung(f"{cfg.matcher}, relaxed, {other} camera", cfg.matcher, True, s[0], have_masks, other))
+    return rungs
+
+
+@contextmanager
+def _cancellable(cancelled: Callable[[], bool]) -> Iterator[object]:
+    """A pycolmap CancellationToken that a watcher thread trips when the user cancels."""
+    import pycolmap
+
+    token = pycolmap.CancellationToken()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            if cancelled():
+                token.cancel()
+                return
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        yield token
+    except InterruptedError as exc:  # pycolmap's answer to a tripped token
+        raise Cancelled() from exc
+    finally:
+        done.set()
+        t.join()
+    if token.is_cancelled or cancelled():
+        raise Cancelled()
+
+
+def _quiet_colmap() -> None:
+    import pycolmap
+
+    try:
+        pycolmap.logging.minloglevel = 2  # warnings and errors only: COLMAP logs heavily otherwise
+    except Exception:  # pragma: no cover - logging API differs between versions
+        pass
+
+
+def _database(workspace: Path, image_dir: Path, names: list[str], mask_dir: Path | None, rung: Rung,
+              cfg: SfmConfig, threads: int, cancelled: Callable[[], bool]) -> Path:
+    """Features and matches for this rung's (masks, camera model, matcher), cached across rungs."""
+    import pycolmap
+
+    key = f"{'mask' if rung.masks else 'nomask'}_{rung.camera_model.lower()}_{rung.matcher}"
+    db = workspace / "databases" / f"{key}.db"
+    if db.exists():
+        return db
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db.with_suffix(".partial.db")
+    tmp.unlink(missing_ok=True)
+    reader = pycolmap.ImageReaderOptions()
+    reader.camera_model = rung.camera_model
+    if rung.masks and mask_dir is not None:
+        reader.mask_path = str(mask_dir)
+    ext = pycolmap.FeatureExtractionOptions()
+    ext.max_image_size = cfg.max_image_size
+    ext.num_threads = threads
+    ext.sift.max_num_features = cfg.max_num_features
+    ext.use_gpu = False
+    with _cancellable(cancelled) as token:
+        pycolmap.extract_features(tmp, image_dir, image_names=names, camera_mode=pycolmap.CameraMode.SINGLE,
+                                  reader_options=reader, extraction_options=ext, device=pycolmap.Device.cpu,
+                                  cancellation_token=token)
+    match = pycolmap.FeatureMatchingOptions()
+    match.num_threads = threads
+    match.use_gpu = False
+    with _cancellable(cancelled) as token:
+        if rung.matcher == "sequential":
+            pairing = pycolmap.SequentialPairingOptions()
+            pairing.overlap = cfg.sequential_overlap
+            pairing.quadratic_overlap = True
+            pairing.loop_detection = False  # would download a vocabulary tree and abort offline
+            pycolmap.match_sequential(tmp, matching_options=match, pairing_options=pairing,
+                                      device=pycolmap.Device.cpu, cancellation_token=token)
+        else:
+            pycolmap.match_exhaustive(tmp, matching_options=match, device=pycolmap.Device.cpu,
+                                      cancellation_token=token)
+    tmp.rename(db)
+    return db
+
+
+def _mapper_options(rung: Rung, threads: int) -> object:
+    import pycolmap
+
+    opts = pycolmap.IncrementalPipelineOptions()
+    opts.num_threads = threads
+    opts.random_seed = rung.seed
+    opts.min_model_size = 3
+    opts.mapper.num_threads = threads
+    if rung.relaxed:
+        opts.mapper.init_min_tri_angle = 4.0
+        opts.mapper.init_min_num_inliers = 50
+        opts.mapper.abs_pose_min_num_inliers = 15
+        opts.mapper.filter_min_tri_angle = 0.5
+        opts.triangulation.min_angle = 0.5
+    return opts
+
+
+def model_stats(rec: object) -> ModelStats:
+    images = sorted((img for img in rec.images.values() if img.has_pose), key=lambda im: im.name)  # type: ignore[attr-defined]
+    centers, rots, obs, depths = [], [], [], []
+    pts = rec.points3D  # type: ignore[attr-defined]
+    for img in images:
+        pose = img.cam_from_world()
+        R = np.asarray(pose.rotation.matrix())
+        t = np.asarray(pose.translation)
+        centers.append(-R.T @ t)
+        rots.append(R)
+        ids = [p.point3D_id for p in img.points2D if p.has_point3D()]
+        obs.append(len(ids))
+        if ids:
+            xyz = np.stack([pts[i].xyz for i in ids])
+            z = (xyz @ R.T + t)[:, 2]
+            depths.append(float(np.median(z)))
+    return ModelStats(
+        registered=[im.name for im in images], centers=np.asarray(centers).reshape(-1, 3),
+        rotations=np.asarray(rots).reshape(-1, 3, 3), median_depth=float(np.median(depths)) if depths else 0.0,
+        observations=np.asarray(obs), reprojection_error=float(rec.compute_mean_reprojection_error()),  # type: ignore[attr-defined]
+        num_points=len(pts),
+    )
+
+
+def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace: Path, cfg: SfmConfig,
+            on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> SfmResult:
+    """Run the ladder until a sane model registers ≥ 90 % of the frames; return the best sane model."""
+    import pycolmap
+
+    _quiet_colmap()
+    threads = cfg.threads or available_cores()
+    total = len(names)
+    have_masks = mask_dir is not None and any((mask_dir / f"{n}.png").exists() for n in names)
+    rungs = ladder(cfg, have_masks)
+    attempts: list[Attempt] = []
+    best: tuple[int, Rung, object, ModelStats] | None = None
+    for k, rung in enumerate(rungs):
+        on_event(Progress("poses", k, len(rungs), rung.name))
+        t0 = time.perf_counter()
+        db = _database(workspace, image_dir, names, mask_dir, rung, cfg, threads, cancelled)
+        out = workspace / "attempts" / f"{k:02d}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        with _cancellable(cancelled) as token:
+            models = pycolmap.incremental_mapping(db, image_dir, out, options=_mapper_options(rung, threads),
+                                                  cancellation_token=token)
+        att = Attempt(rung, models=len(models), seconds=time.perf_counter() - t0)
+        rung_best: tuple[int, object, ModelStats, Verdict] | None = None
+        for rec in models.values():
+            stats = model_stats(rec)
+            verdict = check_model(stats)
+            n = len(stats.registered)
+            if rung_best is None or (verdict.sane, n) > (rung_best[3].sane, rung_best[0]):
+                rung_best = (n, rec, stats, verdict)
+        if rung_best is not None:
+            att.registered, att.sane, att.problems = rung_best[0], rung_best[3].sane, rung_best[3].problems
+            if att.sane and (best is None or rung_best[0] > best[0]):
+                best = (rung_best[0], rung, rung_best[1], rung_best[2])
+        attempts.append(att)
+        on_event(Log("poses", att.line(total)))
+        if best is not None and best[0] >= GOOD_ENOUGH * total:
+            break
+    on_event(Progress("poses", len(rungs), len(rungs), "done"))
+    if best is None:
+        raise SfmFailed(attempts, total)
+    n, rung, rec, stats = best
+    model_dir = workspace / "sparse" / "0"
+    shutil.rmtree(model_dir, ignore_errors=True)
+    model_dir.mkdir(parents=True)
+    rec.write(model_dir)  # type: ignore[attr-defined]
+    key = f"{'mask' if rung.masks else 'nomask'}_{rung.camera_model.lower()}_{rung.matcher}"
+    shutil.copyfile(workspace / "databases" / f"{key}.db", workspace / "database.db")
+    return _result(rec, attempts, rung, stats, model_dir)
+
+
+class SfmFailed(NerfieError):
+    def __init__(self, attempts: list[Attempt], total: int) -> None:
+        best = max((a.registered for a in attempts), default=0)
+        super().__init__(
+            f"Camera poses failed: no sane COLMAP model (best attempt registered {best} of {total} frames).",
+            "Film again moving the phone slowly in an arc around your face (not just turning it), with "
+            "a textured, static background, good light and no fast motion.",
+        )
+        self.attempts = attempts
+
+
+def _result(rec: object, attempts: list[Attempt], rung: Rung, stats: ModelStats, model_dir: Path) -> SfmResult:
+    cameras: dict[str, Camera] = {}
+    for img in rec.images.values():  # type: ignore[attr-defined]
+        if not img.has_pose:
+            continue
+        cam = img.camera
+        pose = img.cam_from_world()
+        q = np.asarray(pose.rotation.quat)  # x, y, z, w (Eigen order)
+        cameras[img.name] = Camera.from_colmap(
+            cam.model.name, list(cam.params), cam.width, cam.height, [q[3], q[0], q[1], q[2]], list(pose.translation)
+        )
+    ids = sorted(rec.points3D.keys())  # type: ignore[attr-defined]
+    pts = rec.points3D  # type: ignore[attr-defined]
+    xyz = np.array([pts[i].xyz for i in ids]).reshape(-1, 3)
+    rgb = np.array([pts[i].color for i in ids], dtype=np.uint8).reshape(-1, 3)
+    id_to_name = {img.image_id: img.name for img in rec.images.values()}  # type: ignore[attr-defined]
+    observers = [[id_to_name[el.image_id] for el in pts[i].track.elements] for i in ids]
+    return SfmResult(cameras=cameras, points=xyz, colors=rgb, point_observers=observers, attempts=attempts,
+                     chosen=rung, reprojection_error=stats.reprojection_error, model_dir=model_dir)

@@ -1,0 +1,60 @@
+"""Is a COLMAP model plausible? A model that 'registered everything' can still be broken.
+
+Rules measured on four real clips (``selfie-sfm.md``): camera path extent > 3x the median scene
+depth (exploded) or < 0.01x (no parallax); < 30 point observations per registered image (median);
+an isolated jump in the camera path (step > 25x the median step and > 4x both neighbours);
+> 15° rotation between consecutive frames; mean reprojection error > 2 px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class ModelStats:
+    registered: list[str]  # image names, sorted
+    centers: np.ndarray  # [R, 3] in registered order
+    rotations: np.ndarray  # [R, 3, 3] world→camera
+    median_depth: float
+    observations: np.ndarray  # [R] point observations per image
+    reprojection_error: float
+    num_points: int
+
+
+@dataclass
+class Verdict:
+    sane: bool
+    problems: list[str] = field(default_factory=list)
+
+
+def check_model(stats: ModelStats) -> Verdict:
+    problems = []
+    c = stats.centers
+    if len(c) >= 2:
+        extent = float(np.linalg.norm(c.max(0) - c.min(0)))
+        depth = max(stats.median_depth, 1e-12)
+        if extent > 3 * depth:
+            problems.append(f"camera path {extent / depth:.1f}x the scene depth (exploded model)")
+        if extent < 0.01 * depth:
+            problems.append("the camera barely moved relative to the scene depth (no parallax)")
+        steps = np.linalg.norm(np.diff(c, axis=0), axis=1)
+        med = float(np.median(steps)) if len(steps) else 0.0
+        for i, s in enumerate(steps):
+            before = steps[i - 1] if i > 0 else 0.0
+            after = steps[i + 1] if i + 1 < len(steps) else 0.0
+            if med > 0 and s > 25 * med and s > 4 * max(before, after, 1e-12):
+                problems.append(f"isolated jump in the camera path at {stats.registered[i + 1]}")
+                break
+        R = stats.rotations
+        rel = np.einsum("nij,nkj->nik", R[1:], R[:-1])  # R_{i+1} R_i^T
+        angles = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+        if len(angles) and angles.max() > 15:
+            problems.append(f"{angles.max():.0f}° rotation between consecutive frames")
+    if len(stats.observations) and float(np.median(stats.observations)) < 30:
+        problems.append(f"only {np.median(stats.observations):.0f} point observations per image (median)")
+    if stats.reprojection_error > 2.0:
+        problems.append(f"reprojection error {stats.reprojection_error:.2f} px")
+    return Verdict(sane=not problems, problems=problems)
