@@ -139,6 +139,50 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from nerfie.app.progress import TerminalProgress
+    from nerfie.recon.config import with_overrides
+    from nerfie.recon.events import Cancelled
+    from nerfie.recon.project import Project
+    from nerfie.recon.train import Trainer
+
+    proj = Project.load(Path(args.project))
+    overrides: dict[str, object] = {}
+    if args.steps is not None:
+        overrides["train.steps"] = args.steps
+    if args.minutes is not None:
+        overrides["train.minutes"] = args.minutes
+    if args.device is not None:
+        overrides["train.device"] = args.device
+    for item in args.set or []:
+        import json
+
+        key, _, raw = item.partition("=")
+        try:
+            overrides[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key] = raw
+    if overrides:
+        proj.config = with_overrides(proj.config, overrides)
+        proj.save()
+    sink = TerminalProgress(quiet=args.quiet)
+    try:
+        with _CancelOnSigint() as cancel:
+            trainer = Trainer(proj, sink, cancel.event.is_set)
+            if trainer.step:
+                print(f"Resuming from step {trainer.step}.", file=sys.stderr)
+            result = trainer.run()
+    except Cancelled:
+        print(f"nerfie: stopped; the last checkpoint is kept — run the same command to resume ({proj.root}).",
+              file=sys.stderr)
+        return 130
+    finally:
+        sink.close()
+    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s; held-out PSNR {result['val_psnr']:.2f} dB. "
+          f"Checkpoint: {trainer.ckpt_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nerfie",
@@ -178,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. sfm.seeds=[0,5]")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or report")
     p.set_defaults(func=_cmd_process)
+
+    p = sub.add_parser("train", help="train the Nerfie of a processed project (resumes from its checkpoint)")
+    p.add_argument("project", help="project folder made by `nerfie process`")
+    p.add_argument("--steps", type=int, help="total training steps (default: the preset's)")
+    p.add_argument("--minutes", type=float, help="wall-clock budget in minutes (0 = none)")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. train.lr=0.005")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from nerfie.recon.events import Event, Log, Progress, StageDone
+from nerfie.recon.events import EvalResult, Event, Log, Progress, StageDone, TrainStatus
 
 
 class TerminalProgress:
@@ -35,6 +35,13 @@ class TerminalProgress:
             if event.message:
                 bar.set_postfix_str(event.message, refresh=False)
             bar.refresh()
+        elif isinstance(event, TrainStatus):
+            self(Progress("train", event.step, event.total,
+                          f"loss {event.loss:.4f}, {event.psnr:.1f} dB, α {event.alpha:.1f}, "
+                          f"{event.rays_per_second / 1000:.0f}k rays/s, ETA {event.eta_seconds / 60:.1f} min"))
+        elif isinstance(event, EvalResult):
+            tqdm.write(f"[eval] step {event.step}: held-out PSNR {event.psnr:.2f} dB ({event.frames} frames)",
+                       file=sys.stderr)
         elif isinstance(event, Log):
             tqdm.write(f"[{event.stage}] {event.message}", file=sys.stderr)
         elif isinstance(event, StageDone):

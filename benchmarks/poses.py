@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from nerfie.recon.camera import Camera, cameras_from_transforms
 from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.dataset import load_dataset

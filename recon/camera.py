@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.rotations import matrix_to_quat, orthonormalize, quat_to_matrix
 

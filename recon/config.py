@@ -60,7 +60,7 @@ class ModelConfig:
     hash_anneal: bool = True
     density_width: int = 64
     color_width: int = 64
-    warp: Literal["se3", "translation"] = "se3"
+    warp: Literal["se3", "translation", "none"] = "se3"  # "none": a static NeRF (ablation)
     warp_width: int = 128
     warp_depth: int = 6
     warp_freqs: int = 8
@@ -80,7 +80,10 @@ class TrainConfig:
     lr: float = 1e-2
     lr_final: float = 1e-4
     warp_lr: float = 1e-3
-    warp_anneal_steps: int = 8000
+    warp_anneal_steps: int = 8000  # window α rises 0 → warp_freqs over these steps
+    hash_start_levels: int = 4  # with model.hash_anneal: levels on at step 0, all on at warp_anneal_steps
+    max_image_side: int = 1024  # train on the pyramid level whose long side fits this
+    background_points: int = 4096  # background-loss points per step
     elastic_weight: float = 1e-3
     background_weight: float = 1e-1
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
@@ -121,11 +124,11 @@ def _cpu_preview() -> NerfieConfig:
         ingest=IngestConfig(target_frames=100, max_side=960),
         model=ModelConfig(
             hash_levels=8, hash_log2_table=15, hash_max_res=512, density_width=32, color_width=32,
-            warp_width=64, warp_depth=4, warp_freqs=6, proposal_samples=(64, 32), shaded_samples=24,
+            warp_width=64, warp_depth=4, warp_freqs=6, proposal_samples=(32,), shaded_samples=24,
         ),
         train=TrainConfig(
-            steps=3000, minutes=10.0, rays_per_batch=1024, warp_anneal_steps=1500,
-            mixed_precision=False, checkpoint_every=250, eval_every=500,
+            steps=3000, minutes=10.0, rays_per_batch=1024, warp_anneal_steps=1500, max_image_side=256,
+            background_points=512, mixed_precision=False, checkpoint_every=250, eval_every=500,
         ),
         render=RenderConfig(long_side=512),
     )

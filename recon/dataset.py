@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from nerfie.recon.camera import Camera, cameras_from_transforms, transforms_dict
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.fileio import atomic_path, read_json, write_bytes_atomic, write_json_atomic

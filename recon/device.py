@@ -10,6 +10,7 @@ import os
 from typing import Literal
 
 import torch
+
 from nerfie.recon.errors import NerfieError
 
 DeviceChoice = Literal["auto", "cuda", "mps", "cpu"]

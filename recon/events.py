@@ -37,7 +37,31 @@ class StageDone:
     summary: str = ""
 
 
-Event = Progress | Log | StageDone
+@dataclass(frozen=True)
+class TrainStatus:
+    """One training step's figures (emitted every few steps)."""
+
+    step: int
+    total: int
+    loss: float
+    psnr: float  # on the training batch
+    alpha: float  # deformation window α
+    active_levels: float  # hash levels switched on (coarse-to-fine)
+    rays_per_second: float
+    eta_seconds: float
+    lr: float
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Held-out figures at ``step``."""
+
+    step: int
+    psnr: float
+    frames: int
+
+
+Event = Progress | Log | StageDone | TrainStatus | EvalResult
 EventSink = Callable[[Event], None]
 
 

@@ -6,6 +6,7 @@ import importlib
 import platform
 
 import torch
+
 from nerfie.recon.device import available_cores, configure_threads, describe_device, pick_device
 from nerfie.recon.version import __version__
 

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from nerfie.recon.camera import Camera, CameraBatch, cameras_from_transforms, transforms_dict
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.rotations import axis_angle_matrix

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from nerfie.recon.config import (
     PRESETS,
     NerfieConfig,

@@ -6,6 +6,7 @@ import io
 
 import pytest
 import torch
+
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid import GridGeometry, HashGridEncoding, naive_encode, reference_encode, window_weights
 from nerfie.recon.hashgrid.tcnn_backend import tcnn_usable

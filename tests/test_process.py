@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, Progress

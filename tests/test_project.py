@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from nerfie.recon.config import preset
 from nerfie.recon.errors import NerfieError, ProjectError
 from nerfie.recon.fileio import atomic_path, write_json_atomic

@@ -9,6 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
+
 from nerfie.recon.camera import Camera, cameras_from_transforms
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.synth import (

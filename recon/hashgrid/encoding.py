@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import nn
+
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid.geometry import GridGeometry
 from nerfie.recon.hashgrid.naive import naive_encode
 from nerfie.recon.hashgrid.reference import reference_encode
-from torch import nn
 
 BACKENDS = ("auto", "torch", "triton", "tcnn")
 

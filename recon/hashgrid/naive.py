@@ -8,6 +8,7 @@ features, and autograd's backward of the gather is a sort-based scatter: slow, m
 from __future__ import annotations
 
 import torch
+
 from nerfie.recon.hashgrid.geometry import GridGeometry, corner_index
 
 _CORNERS = torch.tensor([[(i >> 0) & 1, (i >> 1) & 1, (i >> 2) & 1] for i in range(8)])

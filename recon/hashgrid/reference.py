@@ -15,7 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from nerfie.recon.hashgrid.geometry import PRIMES, U32, GridGeometry
+
+_I32 = tuple(p - (1 << 32) if p >= 1 << 31 else p for p in PRIMES)  # the primes as int32 bit patterns
 
 # Points per chunk: bounds transient memory ([chunk, L, 8] indices live only inside backward).
 _CHUNK_POINTS = 1 << 17
@@ -33,21 +36,32 @@ def _level_corners(xt: torch.Tensor, scale: float, res: int, size: int, dense: b
     pos = xt * scale + 0.5
     cell = torch.floor(pos)
     frac = pos - cell
-    lo = cell.to(torch.int64)
-    c = torch.stack([lo, lo + 1], dim=1) & U32  # [3, 2, c] uint32 corner coordinates
-    if dense:
-        ax = c[0]
-        ay = (c[1] * res) & U32
-        az = (c[2] * ((res * res) & U32)) & U32
-        rows = ((ax[:, None, None] + ay[None, :, None] + az[None, None, :]) & U32) % size
+    if dense or size & (size - 1):
+        lo = cell.to(torch.int64)
+        c = torch.stack([lo, lo + 1], dim=1) & U32  # [3, 2, c] uint32 corner coordinates
+        if dense:
+            ax = c[0]
+            ay = (c[1] * res) & U32
+            az = (c[2] * ((res * res) & U32)) & U32
+            rows = ((ax[:, None, None] + ay[None, :, None] + az[None, None, :]) & U32) % size
+        else:
+            hx = c[0] * PRIMES[0]
+            hy = (c[1] * PRIMES[1]) & U32
+            hz = (c[2] * PRIMES[2]) & U32
+            rows = (hx[:, None, None] ^ hy[None, :, None] ^ hz[None, None, :]) % size
     else:
-        hx = c[0] * PRIMES[0]
-        hy = (c[1] * PRIMES[1]) & U32
-        hz = (c[2] * PRIMES[2]) & U32
-        rows = hx[:, None, None] ^ hy[None, :, None] ^ hz[None, None, :]
-        rows = rows & (size - 1) if size & (size - 1) == 0 else rows % size
+        # Hashed level with a power-of-two table: int32 arithmetic wraps like uint32 in the low bits
+        # that survive the mask, at half the memory traffic; (v+1)·P = v·P + P saves multiplies.
+        lo = cell.to(torch.int32)
+        p1, p2 = _I32[1], _I32[2]
+        hx = torch.stack([lo[0], lo[0] + 1])
+        hy0 = lo[1] * p1
+        hz0 = lo[2] * p2
+        hy = torch.stack([hy0, hy0 + p1])
+        hz = torch.stack([hz0, hz0 + p2])
+        rows = (hx[:, None, None] ^ hy[None, :, None] ^ hz[None, None, :]) & (size - 1)
     w_axis = torch.stack([1 - frac, frac], dim=1)  # [3, 2, c]
-    return rows.reshape(8, -1) + offset, w_axis
+    return rows.reshape(8, -1).to(torch.int64) + offset, w_axis
 
 
 def _combine(w_axis: torch.Tensor) -> torch.Tensor:

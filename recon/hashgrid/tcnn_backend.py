@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid.geometry import GridGeometry
 

@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 import torch
+
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid.geometry import GridGeometry
 

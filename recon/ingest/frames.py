@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from nerfie.recon.config import IngestConfig
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Progress, ignore

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
 from nerfie.recon.events import Cancelled, EventSink, Progress, ignore
 from nerfie.recon.fileio import atomic_path
 

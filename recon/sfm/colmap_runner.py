@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from nerfie.recon.camera import Camera
 from nerfie.recon.config import SfmConfig
 from nerfie.recon.device import available_cores

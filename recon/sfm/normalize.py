@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+
 from nerfie.recon.camera import Camera
 
 
@@ -93,8 +94,8 @@ def normalize_scene(cameras: dict[str, Camera], points: np.ndarray, observers: l
             medians.append(np.median(d))
     if nears:
         # SfM points lie mostly on the background (the subject is masked out or moves), so the
-        # nearest point can be behind the face: never put near beyond a fifth of the median depth.
-        near = min(float(np.quantile(nears, 0.001)) * 0.8, 0.2 * float(np.median(medians))) * scale
+        # nearest point can be behind the face: never put near beyond a tenth of the median depth.
+        near = min(float(np.quantile(nears, 0.001)) * 0.8, 0.1 * float(np.median(medians))) * scale
         far = float(np.quantile(fars, 0.999)) * 1.2 * scale
     else:  # degenerate: fall back to the box
         near, far = 0.01, 2.0

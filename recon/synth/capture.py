@@ -21,6 +21,7 @@ from typing import Any
 import imageio.v3 as iio
 import numpy as np
 import torch
+
 from nerfie.recon.camera import Camera, transforms_dict
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import EventSink, Log, Progress, StageDone, ignore

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from nerfie.recon.rotations import axis_angle_matrix
 from nerfie.recon.synth.noise import fbm, value_noise
 

@@ -1,0 +1,138 @@
+"""Network pieces: windowed positional encoding, the deformation fields, the template, the proposal.
+
+The template is a multiresolution hash grid on *contracted* coordinates (mip-NeRF 360): points
+inside the unit ball (the normalised scene, diagonal ~1) are untouched, the unbounded background
+is squashed into the shell 1 < ‖x‖ < 2, so the wall behind a selfie gets grid cells too instead of
+smearing into the face.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nerfie.recon.hashgrid import HashGridEncoding, window_weights
+from nerfie.recon.model.se3 import apply_se3
+
+
+def contract(x: torch.Tensor) -> torch.Tensor:
+    """mip-NeRF 360 contraction: identity inside ‖x‖ ≤ 1, ``(2 − 1/‖x‖)·x/‖x‖`` outside."""
+    n = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-9)
+    return torch.where(n <= 1, x, (2 - 1 / n) * x / n)
+
+
+def to_unit_cube(x: torch.Tensor) -> torch.Tensor:
+    """Contracted coordinates in [−2, 2]³ → the hash grid's [0, 1]³."""
+    return (contract(x) + 2) / 4
+
+
+def posenc(x: torch.Tensor, num_freqs: int, alpha: float | None = None, identity: bool = True) -> torch.Tensor:
+    """Nerfies' encoding: [x, sin(2^k x)…, cos(2^k x)…] for k < num_freqs (no π), each band scaled by the
+    coarse-to-fine window w_k(α) when ``alpha`` is given (the identity part is never windowed)."""
+    freqs = 2.0 ** torch.arange(num_freqs, dtype=x.dtype, device=x.device)
+    xb = x[..., None, :] * freqs[:, None]  # [..., F, D]
+    s, c = torch.sin(xb), torch.cos(xb)
+    if alpha is not None:
+        w = window_weights(alpha, num_freqs).to(x)[:, None]
+        s, c = s * w, c * w
+    parts = [s.flatten(-2), c.flatten(-2)]
+    return torch.cat([x, *parts] if identity else parts, dim=-1)
+
+
+def posenc_dim(d: int, num_freqs: int, identity: bool = True) -> int:
+    return d * (2 * num_freqs + (1 if identity else 0))
+
+
+class MLP(nn.Module):
+    """ReLU MLP with an optional skip (input concatenated before layer ``skip``), Xavier init."""
+
+    def __init__(self, d_in: int, width: int, depth: int, d_out: int, skip: int | None = None) -> None:
+        super().__init__()
+        self.skip = skip
+        layers = []
+        d = d_in
+        for i in range(depth):
+            if skip is not None and i == skip:
+                d += d_in
+            layers.append(nn.Linear(d, width))
+            d = width
+        self.layers = nn.ModuleList(layers)
+        self.out = nn.Linear(d, d_out) if d_out else None
+        for lin in self.layers:
+            nn.init.xavier_uniform_(lin.weight)
+            nn.init.zeros_(lin.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for i, lin in enumerate(self.layers):
+            if self.skip is not None and i == self.skip:
+                h = torch.cat([h, x], -1)
+            h = torch.relu(lin(h))
+        return self.out(h) if self.out is not None else h
+
+
+class DeformationField(nn.Module):
+    """T(x, ω): observation-space point + per-frame code → template-space point.
+
+    ``kind="se3"``: rotation and translation heads → screw exponential (Nerfies); ``"translation"``:
+    x + Δ (the ablation). Heads start ~U[0, 1e-4) with zero bias, so the warp starts at identity.
+    """
+
+    def __init__(self, num_freqs: int, code_dim: int, width: int, depth: int, kind: str = "se3") -> None:
+        super().__init__()
+        self.num_freqs, self.kind = num_freqs, kind
+        d_in = posenc_dim(3, num_freqs) + code_dim
+        self.trunk = MLP(d_in, width, depth, 0, skip=4 if depth > 4 else None)
+        self.head_r = nn.Linear(width, 3)
+        self.head_v = nn.Linear(width, 3)
+        for h in (self.head_r, self.head_v):
+            nn.init.uniform_(h.weight, 0, 1e-4)
+            nn.init.zeros_(h.bias)
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor, alpha: float) -> torch.Tensor:
+        h = self.trunk(torch.cat([posenc(x, self.num_freqs, alpha), code], -1))
+        if self.kind == "translation":
+            return x + self.head_v(h)
+        return apply_se3(self.head_r(h), self.head_v(h), x)
+
+
+class TemplateField(nn.Module):
+    """Canonical radiance field: hash grid → density + geometry feature; colour from the feature,
+    the view direction (spherical-harmonic-free PE, 4 bands) and the per-frame appearance code."""
+
+    def __init__(self, levels: int, features: int, log2_table: int, base_res: int, max_res: int, width: int,
+                 appearance_dim: int, backend: str = "auto", geo_dim: int = 15) -> None:
+        super().__init__()
+        self.grid = HashGridEncoding(levels, features, log2_table, base_res, max_res, backend=backend)
+        self.density_net = MLP(self.grid.output_dim, width, 1, 1 + geo_dim)
+        self.dir_freqs = 4
+        self.color_net = MLP(geo_dim + posenc_dim(3, self.dir_freqs) + appearance_dim, width, 2, 3)
+
+    def density(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.density_net(self.grid(to_unit_cube(x)))
+        sigma = torch.exp(torch.clamp(h[..., 0] - 1.0, max=15.0))  # truncated exp, biased to start empty
+        return sigma, h[..., 1:]
+
+    def color(self, geo: torch.Tensor, dirs: torch.Tensor, appearance: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.color_net(torch.cat([geo, posenc(dirs, self.dir_freqs), appearance], -1)))
+
+
+class ProposalField(nn.Module):
+    """A small density-only hash grid in observation space (the union over frames) that tells the
+    sampler where matter is; trained to bound the full model's weights (interlevel loss)."""
+
+    def __init__(self, log2_table: int = 15, max_res: int = 128, backend: str = "auto") -> None:
+        super().__init__()
+        self.grid = HashGridEncoding(5, 2, log2_table, 16, max_res, backend=backend)
+        self.net = MLP(self.grid.output_dim, 16, 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.exp(torch.clamp(self.net(self.grid(to_unit_cube(x)))[..., 0] - 1.0, max=15.0))
+
+
+def init_codes(n: int, dim: int) -> nn.Embedding:
+    emb = nn.Embedding(max(n, 1), dim)
+    nn.init.uniform_(emb.weight, 0, 0.05)
+    return emb
+
+

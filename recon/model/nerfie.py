@@ -1,0 +1,95 @@
+"""``NerfieModel``: proposal sampler → deformation field → template, with per-frame codes.
+
+The small surface the trainer, the evaluator, the viewport and the video renderer all use:
+``render(origins, dirs, warp_code, appearance_code, near, far, ...)`` and the code helpers
+(a training frame's codes, or codes interpolated between frames for in-between times).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nerfie.recon.config import ModelConfig
+from nerfie.recon.model.fields import DeformationField, ProposalField, TemplateField, init_codes
+from nerfie.recon.model.rendering import (
+    composite,
+    interlevel_loss,
+    s_to_t,
+    sample_pdf,
+    uniform_edges,
+    weights_from_density,
+)
+
+
+class NerfieModel(nn.Module):
+    def __init__(self, cfg: ModelConfig, num_frames: int, backend: str | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        be = backend or cfg.hash_backend
+        self.template = TemplateField(cfg.hash_levels, cfg.hash_features, cfg.hash_log2_table, cfg.hash_base_res,
+                                      cfg.hash_max_res, cfg.color_width, cfg.appearance_code_dim, backend=be)
+        self.warp = (DeformationField(cfg.warp_freqs, cfg.warp_code_dim, cfg.warp_width, cfg.warp_depth, cfg.warp)
+                     if cfg.warp != "none" else None)
+        self.proposal = ProposalField(min(cfg.hash_log2_table, 17), 128 if cfg.hash_max_res <= 512 else 256,
+                                      backend=be)
+        self.warp_codes = init_codes(num_frames, cfg.warp_code_dim)
+        self.appearance_codes = init_codes(num_frames, cfg.appearance_code_dim)
+        self.num_frames = num_frames
+
+    # ---- codes -----------------------------------------------------------------------------------
+
+    def codes(self, frame_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.warp_codes(frame_ids), self.appearance_codes(frame_ids)
+
+    def codes_at(self, time: float, n: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes at a fractional frame index ``time`` (linear blend of the two neighbouring frames)."""
+        t = min(max(float(time), 0.0), self.num_frames - 1)
+        i0 = int(t)
+        i1 = min(i0 + 1, self.num_frames - 1)
+        f = t - i0
+        ids = torch.tensor([i0, i1], device=device)
+        w, a = self.codes(ids)
+        return ((1 - f) * w[0] + f * w[1]).expand(n, -1), ((1 - f) * a[0] + f * a[1]).expand(n, -1)
+
+    # ---- rendering --------------------------------------------------------------------------------
+
+    def warp_points(self, x: torch.Tensor, warp_code: torch.Tensor, alpha: float) -> torch.Tensor:
+        if self.warp is None:
+            return x
+        return self.warp(x, warp_code, alpha)
+
+    def render(self, origins: torch.Tensor, dirs: torch.Tensor, warp_code: torch.Tensor, appearance: torch.Tensor,
+               near: float, far: float, alpha: float, train: bool = False, n_prop: int | None = None,
+               n_fine: int | None = None, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Render rays [R, 3] with per-ray codes [R, C]."""
+        n_prop = n_prop or self.cfg.proposal_samples[0]
+        n_fine = n_fine or self.cfg.shaded_samples
+        R = origins.shape[0]
+        dev = origins.device
+        nr = torch.full((R, 1), near, device=dev)
+        fr = torch.full((R, 1), far, device=dev)
+        # proposal round (observation space, no warp)
+        pe = uniform_edges(R, n_prop, train, dev, generator)
+        pt = s_to_t(pe, nr, fr)
+        pmid = 0.5 * (pt[:, 1:] + pt[:, :-1])
+        with torch.set_grad_enabled(train and torch.is_grad_enabled()):
+            psigma = self.proposal(origins[:, None] + dirs[:, None] * pmid[..., None])
+        pw = weights_from_density(psigma, pt)
+        # shaded round
+        fe = sample_pdf(pe, pw.detach(), n_fine, deterministic=not train, generator=generator)
+        ft = s_to_t(fe, nr, fr)
+        fmid = 0.5 * (ft[:, 1:] + ft[:, :-1])
+        x_obs = origins[:, None] + dirs[:, None] * fmid[..., None]  # [R, n, 3]
+        wc = warp_code[:, None].expand(-1, n_fine, -1)
+        x_can = self.warp_points(x_obs, wc, alpha)
+        sigma, geo = self.template.density(x_can)
+        ac = appearance[:, None].expand(-1, n_fine, -1)
+        rgb = self.template.color(geo, dirs[:, None].expand(-1, n_fine, -1), ac)
+        w = weights_from_density(sigma, ft)
+        out = composite(rgb, w, fmid)
+        out.update(weights=w, t_mid=fmid, x_obs=x_obs, fine_edges=fe, prop_edges=pe, prop_weights=pw)
+        return out
+
+    def interlevel(self, out: dict[str, torch.Tensor]) -> torch.Tensor:
+        return interlevel_loss(out["fine_edges"], out["weights"], out["prop_edges"], out["prop_weights"])

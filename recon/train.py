@@ -1,0 +1,337 @@
+"""``nerfie train``: fit a Nerfie to a processed project, resumably, on CUDA, MPS or CPU.
+
+Adam with per-group learning rates decaying exponentially; rays drawn i.i.d. over all pixels of all
+training frames; the deformation window α and the hash-level window rise over the first
+``warp_anneal_steps``. Checkpoints are written atomically every ``checkpoint_every`` steps and on
+stop, and load with ``torch.load(weights_only=True)``; rerunning resumes from the last one. A
+non-finite loss skips the step, halves the learning rate and is reported — it never reaches a
+checkpoint. Stops at the step budget, the wall-clock budget (``minutes``) or on cancel.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from nerfie.recon.camera import CameraBatch
+from nerfie.recon.config import NerfieConfig, config_from_dict, to_dict
+from nerfie.recon.dataset import Dataset, load_dataset
+from nerfie.recon.device import configure_threads, pick_device
+from nerfie.recon.errors import NerfieError
+from nerfie.recon.events import Cancelled, EvalResult, EventSink, Log, StageDone, TrainStatus, ignore
+from nerfie.recon.fileio import atomic_path
+from nerfie.recon.model.losses import background_loss, elastic_loss
+from nerfie.recon.model.nerfie import NerfieModel
+from nerfie.recon.project import Project
+
+CHECKPOINT = "latest.pt"
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class TrainData:
+    """Training images and cameras at the chosen pyramid level, in normalised scene units."""
+
+    images: torch.Tensor  # uint8 [N, H, W, 3]
+    cameras: CameraBatch
+    frame_ids: torch.Tensor  # [N] code index of each image
+    train: list[int]
+    val: list[int]
+    near: float
+    far: float
+    background: torch.Tensor  # [B, 3] normalised
+    factor: int
+
+
+def pick_factor(ds: Dataset, max_side: int) -> int:
+    w, h = ds.cameras[0].width, ds.cameras[0].height
+    for f in (1, 2, 4, 8):
+        d = ds.root / ("frames" if f == 1 else f"frames_{f}")
+        if max(w, h) / f <= max_side and d.exists():
+            return f
+    return 8 if (ds.root / "frames_8").exists() else 1
+
+
+def load_train_data(ds: Dataset, max_side: int, device: torch.device) -> TrainData:
+    f = pick_factor(ds, max_side)
+    folder = ds.root / (ds.frames_dir if f == 1 else f"{ds.frames_dir}_{f}")
+    cams = [c.scaled(f) for c in ds.normalized_cameras()]
+    imgs = []
+    for name, cam in zip(ds.names, cams, strict=True):
+        img = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+        if img is None:
+            raise NerfieError(f"Frame {folder / name} is missing or unreadable.", "Run `nerfie process` again.")
+        if img.shape[:2] != (cam.height, cam.width):
+            img = cv2.resize(img, (cam.width, cam.height), interpolation=cv2.INTER_AREA)
+        imgs.append(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+    bg = torch.tensor((ds.background - ds.center) * ds.scale, dtype=torch.float32).reshape(-1, 3)
+    return TrainData(
+        images=torch.from_numpy(np.stack(imgs)).to(device),
+        cameras=CameraBatch.stack(cams, device=device),
+        frame_ids=torch.tensor(ds.time_ids, device=device),
+        train=ds.train or list(range(len(ds.names))), val=ds.val,
+        near=ds.near, far=ds.far, background=bg.to(device), factor=f,
+    )
+
+
+def psnr(mse: float) -> float:
+    return -10 * math.log10(max(mse, 1e-10))
+
+
+def render_camera(model: NerfieModel, cameras: CameraBatch, index: int, width: int, height: int,
+                  frame_id: int | None, near: float, far: float, alpha: float, chunk: int = 8192,
+                  codes: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    dev = cameras.intrinsics.device
+    v, u = torch.meshgrid(torch.arange(height, device=dev) + 0.5, torch.arange(width, device=dev) + 0.5, indexing="ij")
+    px = torch.stack([u, v], -1).reshape(-1, 2).float()
+    rgb, depth, acc = [], [], []
+    with torch.no_grad():
+        for s in range(0, px.shape[0], chunk):
+            p = px[s:s + chunk]
+            idx = torch.full((p.shape[0],), index, device=dev, dtype=torch.long)
+            o, d = cameras.rays(idx, p)
+            if codes is None:
+                w, a = model.codes(torch.full((p.shape[0],), int(frame_id or 0), device=dev, dtype=torch.long))
+            else:
+                w, a = codes[0][:1].expand(p.shape[0], -1), codes[1][:1].expand(p.shape[0], -1)
+            out = model.render(o, d, w, a, near, far, alpha, train=False)
+            rgb.append(out["rgb"])
+            depth.append(out["depth"])
+            acc.append(out["acc"])
+    return {"rgb": torch.cat(rgb).reshape(height, width, 3), "depth": torch.cat(depth).reshape(height, width),
+            "acc": torch.cat(acc).reshape(height, width)}
+
+
+class Trainer:
+    """Owns the model, optimiser and schedule for one project; ``run()`` trains (or resumes)."""
+
+    def __init__(self, project: Project, on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
+                 paused: Callable[[], bool] = lambda: False, device: str | None = None) -> None:
+        configure_threads()
+        self.project = project
+        self.cfg: NerfieConfig = project.config
+        self.on_event, self.cancelled, self.paused = on_event, cancelled, paused
+        self.device = pick_device(device or self.cfg.train.device)
+        self.dataset = load_dataset(project.root)
+        self.data = load_train_data(self.dataset, self.cfg.train.max_image_side, self.device)
+        torch.manual_seed(self.cfg.train.seed)
+        self.model = NerfieModel(self.cfg.model, self.dataset.num_codes).to(self.device)
+        self.optimizer = self._optimizer()
+        self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)
+        self.step = 0
+        self.lr_scale = 1.0
+        self.nan_steps = 0
+        self.ckpt_path = project.checkpoints_dir / CHECKPOINT
+        if self.ckpt_path.exists():
+            self.load(self.ckpt_path)
+
+    # ---- optimisation -----------------------------------------------------------------------------
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        t = self.cfg.train
+        m = self.model
+        groups = [
+            {"params": list(m.template.parameters()) + list(m.appearance_codes.parameters()), "lr": t.lr,
+             "name": "template"},
+            {"params": list(m.proposal.parameters()), "lr": t.lr, "name": "proposal"},
+        ]
+        if m.warp is not None:
+            groups.append({"params": list(m.warp.parameters()) + list(m.warp_codes.parameters()), "lr": t.warp_lr,
+                           "name": "warp"})
+        for g in groups:
+            g["base_lr"] = g["lr"]
+        return torch.optim.Adam(groups, eps=1e-15)
+
+    def total_steps(self) -> int:
+        return max(1, self.cfg.train.steps)
+
+    def lr_factor(self, step: int) -> float:
+        t = self.cfg.train
+        frac = min(step / max(self.total_steps() - 1, 1), 1.0)
+        return (t.lr_final / t.lr) ** frac * self.lr_scale
+
+    def alpha(self, step: int) -> float:
+        return self.cfg.model.warp_freqs * min(step / max(self.cfg.train.warp_anneal_steps, 1), 1.0)
+
+    def hash_alpha(self, step: int) -> float:
+        L = self.cfg.model.hash_levels
+        if not self.cfg.model.hash_anneal:
+            return float(L)
+        start = min(self.cfg.train.hash_start_levels, L)
+        return start + (L - start) * min(step / max(self.cfg.train.warp_anneal_steps, 1), 1.0)
+
+    # ---- one step ---------------------------------------------------------------------------------
+
+    def sample_batch(self) -> tuple[torch.Tensor, ...]:
+        d = self.data
+        R = self.cfg.train.rays_per_batch
+        train = torch.tensor(d.train, device=self.device)
+        img = train[torch.randint(0, len(d.train), (R,), device=self.device, generator=self.generator)]
+        H, W = d.images.shape[1:3]
+        yy = torch.randint(0, H, (R,), device=self.device, generator=self.generator)
+        xx = torch.randint(0, W, (R,), device=self.device, generator=self.generator)
+        px = torch.stack([xx, yy], -1).float() + 0.5
+        o, dirs = d.cameras.rays(img, px)
+        target = d.images[img, yy, xx].float() / 255.0
+        return o, dirs, d.frame_ids[img], target
+
+    def losses(self, step: int) -> dict[str, torch.Tensor]:
+        t = self.cfg.train
+        o, dirs, fid, target = self.sample_batch()
+        wc, ac = self.model.codes(fid)
+        alpha = self.alpha(step)
+        self.model.template.grid.anneal(self.hash_alpha(step))
+        out = self.model.render(o, dirs, wc, ac, self.data.near, self.data.far, alpha, train=True,
+                                generator=self.generator)
+        losses = {"rgb": torch.mean((out["rgb"] - target) ** 2)}
+        losses["interlevel"] = self.model.interlevel(out)
+        if self.model.warp is not None:
+            if t.elastic_weight > 0:
+                k = min(256, o.shape[0])
+                best = out["weights"][:k].argmax(-1)
+                x = out["x_obs"][torch.arange(k, device=self.device), best]
+                w = out["weights"][torch.arange(k, device=self.device), best]
+                losses["elastic"] = t.elastic_weight * elastic_loss(self.model.warp, x.detach(), wc[:k], w, alpha)
+            bg = self.data.background
+            if t.background_weight > 0 and len(bg):
+                n = min(t.background_points, len(bg))
+                pick = torch.randint(0, len(bg), (n,), device=self.device, generator=self.generator)
+                ids = self.data.frame_ids[torch.randint(0, len(self.data.frame_ids), (n,), device=self.device,
+                                                        generator=self.generator)]
+                gen = self.generator if self.device.type == "cpu" else None
+                losses["background"] = t.background_weight * background_loss(
+                    self.model.warp, bg[pick], self.model.warp_codes(ids), alpha, generator=gen)
+        return losses
+
+    def train_step(self) -> dict[str, float]:
+        for g in self.optimizer.param_groups:
+            g["lr"] = g["base_lr"] * self.lr_factor(self.step)
+        losses = self.losses(self.step)
+        total = sum(losses.values())
+        if not torch.isfinite(total):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.nan_steps += 1
+            self.lr_scale *= 0.5
+            self.on_event(Log("train", f"step {self.step}: non-finite loss skipped; learning rate halved", "warning"))
+            if self.nan_steps > 20:
+                raise NerfieError("Training diverged (repeated NaN losses).",
+                                  "Resume with a lower learning rate (--set train.lr=...) or a smaller preset.")
+            self.step += 1
+            return {"loss": float("nan")}
+        self.optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        self.optimizer.step()
+        self.step += 1
+        out = {k: float(v.detach()) for k, v in losses.items()}
+        out["loss"] = float(total.detach())
+        return out
+
+    # ---- checkpoints ------------------------------------------------------------------------------
+
+    def state(self) -> dict:
+        return {
+            "format": CHECKPOINT_FORMAT, "step": self.step, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(), "config": to_dict(self.cfg),
+            "num_codes": self.dataset.num_codes, "lr_scale": self.lr_scale, "rng": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def save(self) -> Path:
+        with atomic_path(self.ckpt_path) as tmp:
+            torch.save(self.state(), tmp)
+        return self.ckpt_path
+
+    def load(self, path: Path) -> None:
+        try:
+            ck = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as exc:
+            raise NerfieError(f"Checkpoint {path} cannot be read ({type(exc).__name__}).",
+                              "Delete it to start training from scratch.") from exc
+        if ck.get("format") != CHECKPOINT_FORMAT or ck.get("num_codes") != self.dataset.num_codes:
+            raise NerfieError(f"Checkpoint {path} does not fit this project (different format or frames).",
+                              "Move it away to start training from scratch.")
+        if config_from_dict(ck["config"]).model != self.cfg.model:
+            raise NerfieError(f"Checkpoint {path} was trained with different model settings.",
+                              "Train with the settings it was made with, or move it away to start over.")
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.step = int(ck["step"])
+        self.lr_scale = float(ck.get("lr_scale", 1.0))
+        self.generator.set_state(ck["rng"].cpu() if self.device.type == "cpu" else ck["rng"])
+        torch.set_rng_state(ck["torch_rng"].cpu())
+
+    # ---- evaluation -------------------------------------------------------------------------------
+
+    def evaluate(self, indices: list[int] | None = None) -> float:
+        idx = indices if indices is not None else self.data.val
+        if not idx:
+            return float("nan")
+        self.model.eval()
+        mses = []
+        for i in idx:
+            H, W = self.data.images.shape[1:3]
+            out = render_camera(self.model, self.data.cameras, i, W, H, int(self.data.frame_ids[i]), self.data.near,
+                                self.data.far, self.alpha(self.step))
+            gt = self.data.images[i].float() / 255
+            mses.append(float(torch.mean((out["rgb"] - gt) ** 2)))
+        self.model.train()
+        return psnr(float(np.mean(mses)))
+
+    # ---- the loop ---------------------------------------------------------------------------------
+
+    def run(self, steps: int | None = None, minutes: float | None = None) -> dict[str, float]:
+        t = self.cfg.train
+        end_step = steps if steps is not None else t.steps
+        budget = (minutes if minutes is not None else t.minutes) * 60
+        t0 = time.perf_counter()
+        start_step = self.step
+        self.project.set_stage("train", "running", step=self.step)
+        last: dict[str, float] = {}
+        stop_reason = "steps"
+        try:
+            while self.step < end_step:
+                if self.cancelled():
+                    stop_reason = "cancelled"
+                    break
+                while self.paused() and not self.cancelled():
+                    time.sleep(0.1)
+                if budget and time.perf_counter() - t0 > budget:
+                    stop_reason = "time budget"
+                    break
+                last = self.train_step()
+                if self.step % 10 == 0 or self.step == end_step:
+                    el = time.perf_counter() - t0
+                    rate = (self.step - start_step) / max(el, 1e-9)
+                    eta = (end_step - self.step) / max(rate, 1e-9)
+                    if budget:
+                        eta = min(eta, max(budget - el, 0))
+                    self.on_event(TrainStatus(
+                        step=self.step, total=end_step, loss=last.get("loss", float("nan")),
+                        psnr=psnr(last.get("rgb", 1.0)), alpha=self.alpha(self.step),
+                        active_levels=self.hash_alpha(self.step), rays_per_second=rate * t.rays_per_batch,
+                        eta_seconds=eta, lr=self.optimizer.param_groups[0]["lr"],
+                    ))
+                if t.checkpoint_every and self.step % t.checkpoint_every == 0:
+                    self.save()
+                if t.eval_every and self.step % t.eval_every == 0 and self.data.val:
+                    self.on_event(EvalResult(self.step, self.evaluate(), len(self.data.val)))
+        finally:
+            self.save()
+        val = self.evaluate() if self.data.val else float("nan")
+        if not math.isnan(val):
+            self.on_event(EvalResult(self.step, val, len(self.data.val)))
+        secs = time.perf_counter() - t0
+        self.project.set_stage("train", "done" if stop_reason != "cancelled" else "paused", step=self.step,
+                               val_psnr=None if math.isnan(val) else round(val, 2), seconds=round(secs, 1),
+                               stopped=stop_reason)
+        self.on_event(StageDone("train", f"{self.step} steps, held-out PSNR {val:.2f} dB ({stop_reason})"))
+        if stop_reason == "cancelled":
+            raise Cancelled()
+        return {"step": self.step, "val_psnr": val, "seconds": secs, **last}
