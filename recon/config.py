@@ -123,7 +123,7 @@ def _cpu_preview() -> NerfieConfig:
         preset="cpu-preview",
         ingest=IngestConfig(target_frames=100, max_side=960),
         model=ModelConfig(
-            hash_levels=8, hash_log2_table=15, hash_max_res=512, density_width=32, color_width=32,
+            hash_levels=8, hash_log2_table=17, hash_max_res=2048, density_width=32, color_width=32,
             warp_width=64, warp_depth=4, warp_freqs=6, proposal_samples=(32,), shaded_samples=24,
         ),
         train=TrainConfig(

@@ -154,7 +154,8 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             "Film again moving the phone slowly in an arc around your face; a still camera cannot give 3-D.",
         )
     try:
-        res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled)
+        ordered = proj.stages["ingest"].detail.get("source_kind") == "video"
+        res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled, ordered)
     except SfmFailed as exc:
         for a in exc.attempts:
             report.add(f"  attempt {a.line(len(names))}")

@@ -30,6 +30,7 @@ from nerfie.recon.fileio import atomic_path
 from nerfie.recon.model.losses import background_loss, elastic_loss
 from nerfie.recon.model.nerfie import NerfieModel
 from nerfie.recon.project import Project
+from nerfie.recon.sfm.normalize import focus_of_cameras
 
 CHECKPOINT = "latest.pt"
 CHECKPOINT_FORMAT = 1
@@ -123,6 +124,10 @@ class Trainer:
         self.data = load_train_data(self.dataset, self.cfg.train.max_image_side, self.device)
         torch.manual_seed(self.cfg.train.seed)
         self.model = NerfieModel(self.cfg.model, self.dataset.num_codes).to(self.device)
+        focus, radius = focus_of_cameras(self.dataset.normalized_cameras())
+        # The ball of fine resolution holds the subject and half the way to the cameras; the
+        # cameras themselves (and the empty space around them) sit in the contracted shell.
+        self.model.set_framing(torch.tensor(focus), 0.6 * radius)
         self.optimizer = self._optimizer()
         self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)
         self.step = 0

@@ -21,9 +21,10 @@ def contract(x: torch.Tensor) -> torch.Tensor:
     return torch.where(n <= 1, x, (2 - 1 / n) * x / n)
 
 
-def to_unit_cube(x: torch.Tensor) -> torch.Tensor:
-    """Contracted coordinates in [−2, 2]³ → the hash grid's [0, 1]³."""
-    return (contract(x) + 2) / 4
+def to_unit_cube(x: torch.Tensor, center: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """World → the hash grid's [0, 1]³: centred on the cameras' focus, the ball holding the cameras
+    mapped to the unit ball (so the subject gets the grid's resolution), the rest contracted."""
+    return (contract((x - center) / radius) + 2) / 4
 
 
 def posenc(x: torch.Tensor, num_freqs: int, alpha: float | None = None, identity: bool = True) -> torch.Tensor:
@@ -96,7 +97,19 @@ class DeformationField(nn.Module):
         return apply_se3(self.head_r(h), self.head_v(h), x)
 
 
-class TemplateField(nn.Module):
+class _Framed(nn.Module):
+    """A field with a world → grid framing (focus centre and radius), stored with the weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("center", torch.zeros(3))
+        self.register_buffer("radius", torch.ones(()))
+
+    def grid_coords(self, x: torch.Tensor) -> torch.Tensor:
+        return to_unit_cube(x, self.center, self.radius)
+
+
+class TemplateField(_Framed):
     """Canonical radiance field: hash grid → density + geometry feature; colour from the feature,
     the view direction (spherical-harmonic-free PE, 4 bands) and the per-frame appearance code."""
 
@@ -109,7 +122,7 @@ class TemplateField(nn.Module):
         self.color_net = MLP(geo_dim + posenc_dim(3, self.dir_freqs) + appearance_dim, width, 2, 3)
 
     def density(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.density_net(self.grid(to_unit_cube(x)))
+        h = self.density_net(self.grid(self.grid_coords(x)))
         sigma = torch.exp(torch.clamp(h[..., 0] - 1.0, max=15.0))  # truncated exp, biased to start empty
         return sigma, h[..., 1:]
 
@@ -117,7 +130,7 @@ class TemplateField(nn.Module):
         return torch.sigmoid(self.color_net(torch.cat([geo, posenc(dirs, self.dir_freqs), appearance], -1)))
 
 
-class ProposalField(nn.Module):
+class ProposalField(_Framed):
     """A small density-only hash grid in observation space (the union over frames) that tells the
     sampler where matter is; trained to bound the full model's weights (interlevel loss)."""
 
@@ -127,7 +140,7 @@ class ProposalField(nn.Module):
         self.net = MLP(self.grid.output_dim, 16, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.exp(torch.clamp(self.net(self.grid(to_unit_cube(x)))[..., 0] - 1.0, max=15.0))
+        return torch.exp(torch.clamp(self.net(self.grid(self.grid_coords(x)))[..., 0] - 1.0, max=15.0))
 
 
 def init_codes(n: int, dim: int) -> nn.Embedding:

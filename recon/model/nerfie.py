@@ -37,6 +37,12 @@ class NerfieModel(nn.Module):
         self.appearance_codes = init_codes(num_frames, cfg.appearance_code_dim)
         self.num_frames = num_frames
 
+    def set_framing(self, center: torch.Tensor, radius: float) -> None:
+        """Where the fine part of the grids sits (see :func:`fields.to_unit_cube`)."""
+        for f in (self.template, self.proposal):
+            f.center.copy_(torch.as_tensor(center, dtype=torch.float32))
+            f.radius.fill_(float(radius))
+
     # ---- codes -----------------------------------------------------------------------------------
 
     def codes(self, frame_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -205,8 +205,10 @@ def model_stats(rec: object) -> ModelStats:
 
 
 def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace: Path, cfg: SfmConfig,
-            on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> SfmResult:
-    """Run the ladder until a sane model registers ≥ 90 % of the frames; return the best sane model."""
+            on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
+            ordered: bool = True) -> SfmResult:
+    """Run the ladder until a sane model registers ≥ 90 % of the frames; return the best sane model.
+    ``ordered``: video frames in time order (photos are not, so path-continuity checks are skipped)."""
     import pycolmap
 
     _quiet_colmap()
@@ -230,7 +232,7 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
         rung_best: tuple[int, object, ModelStats, Verdict] | None = None
         for rec in models.values():
             stats = model_stats(rec)
-            verdict = check_model(stats)
+            verdict = check_model(stats, ordered)
             n = len(stats.registered)
             if rung_best is None or (verdict.sane, n) > (rung_best[3].sane, rung_best[0]):
                 rung_best = (n, rec, stats, verdict)
@@ -260,7 +262,7 @@ class SfmFailed(NerfieError):
         best = max((a.registered for a in attempts), default=0)
         super().__init__(
             f"Camera poses failed: no sane COLMAP model (best attempt registered {best} of {total} frames).",
-            "Film again moving the phone slowly in an arc around your face (not just turning it), with "
+            "Film again moving the camera slowly in an arc around the subject (not just turning it), with "
             "a textured, static background, good light and no fast motion.",
         )
         self.attempts = attempts

@@ -110,3 +110,25 @@ def normalize_scene(cameras: dict[str, Camera], points: np.ndarray, observers: l
         bg = points[inl][long] if len(long) else np.zeros((0, 3))
     return Scene(center=center, scale=scale, near=near, far=far, up=up, bbox_min=(lo - center) * scale,
                  bbox_max=(hi - center) * scale, background=bg, inliers=inl)
+
+
+def focus_of_cameras(cameras: list[Camera]) -> tuple[np.ndarray, float]:
+    """The point the cameras look at (least-squares intersection of their optical axes, as the
+    Nerfies notebook does for its orbit path) and the radius of the ball around it holding them all.
+
+    For a selfie this is the head and the arm's-length sphere around it: the part of the world the
+    model must resolve finely. Everything further out (the room) is background.
+    """
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    for c in cameras:
+        d = c.forward / np.linalg.norm(c.forward)
+        P = np.eye(3) - np.outer(d, d)
+        A += P
+        b += P @ c.position
+    try:
+        focus = np.linalg.solve(A, b)
+    except np.linalg.LinAlgError:  # all axes parallel: fall back to a point in front of the cameras
+        focus = np.mean([c.position + c.forward for c in cameras], axis=0)
+    radius = float(max(np.linalg.norm(c.position - focus) for c in cameras))
+    return focus, max(radius, 1e-6)

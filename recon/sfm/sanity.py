@@ -30,7 +30,9 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
 
-def check_model(stats: ModelStats) -> Verdict:
+def check_model(stats: ModelStats, ordered: bool = True) -> Verdict:
+    """``ordered``: the images are consecutive video frames, so the path must be continuous (jump and
+    per-frame rotation rules); a set of photos is not."""
     problems = []
     c = stats.centers
     if len(c) >= 2:
@@ -40,7 +42,7 @@ def check_model(stats: ModelStats) -> Verdict:
             problems.append(f"camera path {extent / depth:.1f}x the scene depth (exploded model)")
         if extent < 0.01 * depth:
             problems.append("the camera barely moved relative to the scene depth (no parallax)")
-        steps = np.linalg.norm(np.diff(c, axis=0), axis=1)
+        steps = np.linalg.norm(np.diff(c, axis=0), axis=1) if ordered else np.zeros(0)
         med = float(np.median(steps)) if len(steps) else 0.0
         for i, s in enumerate(steps):
             before = steps[i - 1] if i > 0 else 0.0
@@ -51,7 +53,7 @@ def check_model(stats: ModelStats) -> Verdict:
         R = stats.rotations
         rel = np.einsum("nij,nkj->nik", R[1:], R[:-1])  # R_{i+1} R_i^T
         angles = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)))
-        if len(angles) and angles.max() > 15:
+        if ordered and len(angles) and angles.max() > 15:
             problems.append(f"{angles.max():.0f}° rotation between consecutive frames")
     if len(stats.observations) and float(np.median(stats.observations)) < 30:
         problems.append(f"only {np.median(stats.observations):.0f} point observations per image (median)")
