@@ -17,6 +17,19 @@ def _corner(cx, cy, cz, res, size, dense, BX: tl.constexpr, BY: tl.constexpr, BZ
     return (idx % size).to(tl.int64)
 
 @triton.jit
+def _cell(x_ptr, offs, live, level, scale_ptr):
+    """A block of points on one level: integer cell corner and fractional position per axis."""
+    scale = tl.load(scale_ptr + level)
+    px = tl.load(x_ptr + offs * 3 + 0, mask=live, other=0.0) * scale + 0.5
+    py = tl.load(x_ptr + offs * 3 + 1, mask=live, other=0.0) * scale + 0.5
+    pz = tl.load(x_ptr + offs * 3 + 2, mask=live, other=0.0) * scale + 0.5
+    fx0 = tl.floor(px)
+    fy0 = tl.floor(py)
+    fz0 = tl.floor(pz)
+    return fx0.to(tl.int32), fy0.to(tl.int32), fz0.to(tl.int32), px - fx0, py - fy0, pz - fz0, scale
+
+
+@triton.jit
 def fwd_kernel(x_ptr, table_ptr, out_ptr, mask_ptr, scale_ptr, res_ptr, offset_ptr, size_ptr, dense_ptr,
                N, L: tl.constexpr, F: tl.constexpr, BLOCK: tl.constexpr):
     pid = tl.program_id(0)
@@ -26,23 +39,11 @@ def fwd_kernel(x_ptr, table_ptr, out_ptr, mask_ptr, scale_ptr, res_ptr, offset_p
     valid = offs < N
     lw = tl.load(mask_ptr + level)
     live = tl.where(lw != 0.0, valid, tl.zeros_like(valid))
-    scale = tl.load(scale_ptr + level)
     res = tl.load(res_ptr + level).to(tl.uint32)
     size = tl.load(size_ptr + level).to(tl.uint32)
     dense = tl.load(dense_ptr + level) != 0
     base = tl.load(offset_ptr + level).to(tl.int64)
-    px = tl.load(x_ptr + offs * 3 + 0, mask=live, other=0.0) * scale + 0.5
-    py = tl.load(x_ptr + offs * 3 + 1, mask=live, other=0.0) * scale + 0.5
-    pz = tl.load(x_ptr + offs * 3 + 2, mask=live, other=0.0) * scale + 0.5
-    fx0 = tl.floor(px)
-    fy0 = tl.floor(py)
-    fz0 = tl.floor(pz)
-    tx = px - fx0
-    ty = py - fy0
-    tz = pz - fz0
-    cx = fx0.to(tl.int32)
-    cy = fy0.to(tl.int32)
-    cz = fz0.to(tl.int32)
+    cx, cy, cz, tx, ty, tz, _scale = _cell(x_ptr, offs, live, level, scale_ptr)
     acc = tl.zeros((BLOCK, F), dtype=tl.float32)
     for c in tl.static_range(8):
         BX: tl.constexpr = c & 1
@@ -67,23 +68,11 @@ def bwd_kernel(x_ptr, table_ptr, grad_out_ptr, grad_table_ptr, grad_x_ptr, mask_
     valid = offs < N
     lw = tl.load(mask_ptr + level)
     live = tl.where(lw != 0.0, valid, tl.zeros_like(valid))
-    scale = tl.load(scale_ptr + level)
     res = tl.load(res_ptr + level).to(tl.uint32)
     size = tl.load(size_ptr + level).to(tl.uint32)
     dense = tl.load(dense_ptr + level) != 0
     base = tl.load(offset_ptr + level).to(tl.int64)
-    px = tl.load(x_ptr + offs * 3 + 0, mask=live, other=0.0) * scale + 0.5
-    py = tl.load(x_ptr + offs * 3 + 1, mask=live, other=0.0) * scale + 0.5
-    pz = tl.load(x_ptr + offs * 3 + 2, mask=live, other=0.0) * scale + 0.5
-    fx0 = tl.floor(px)
-    fy0 = tl.floor(py)
-    fz0 = tl.floor(pz)
-    tx = px - fx0
-    ty = py - fy0
-    tz = pz - fz0
-    cx = fx0.to(tl.int32)
-    cy = fy0.to(tl.int32)
-    cz = fz0.to(tl.int32)
+    cx, cy, cz, tx, ty, tz, scale = _cell(x_ptr, offs, live, level, scale_ptr)
     g = tl.load(grad_out_ptr + offs[:, None] * (L * F) + level * F + feat[None, :], mask=live[:, None], other=0.0)
     g = g.to(tl.float32) * lw
     gx = tl.zeros((BLOCK,), dtype=tl.float32)
