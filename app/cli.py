@@ -183,6 +183,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_render(args: argparse.Namespace) -> int:
+    from nerfie.app.progress import TerminalProgress
+    from nerfie.recon.events import Cancelled
+    from nerfie.render.export import RenderSpec, export
+    from nerfie.render.scene import load_scene
+
+    scene = load_scene(args.project, args.device or "auto")
+    cfg = scene.project.config.render
+    long_side = args.long_side or (cfg.long_side if scene.device.type != "cpu" else min(cfg.long_side, 512))
+    spec = RenderSpec(path=args.path or cfg.path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
+                      long_side=long_side, time_mode=args.time or cfg.time_mode,
+                      frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
+                      arc_degrees=args.arc)
+    out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
+    n = spec.frames if not args.camera_path else "?"
+    print(f"Rendering {n} frames at {spec.long_side} px ({spec.path}, time {spec.time_mode}) → {out}", file=sys.stderr)
+    sink = TerminalProgress(quiet=args.quiet)
+    try:
+        with _CancelOnSigint() as cancel:
+            export(scene, spec, out, Path(args.camera_path) if args.camera_path else None, args.png, sink,
+                   cancel.event.is_set)
+    except Cancelled:
+        print("nerfie: render cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    finally:
+        sink.close()
+    print(f"Wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nerfie",
@@ -231,6 +261,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. train.lr=0.005")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("render", help="render a trained project to an MP4 along a camera path")
+    p.add_argument("project", help="a trained project folder")
+    p.add_argument("-o", "--output", help="video file (default: PROJECT/renders/<path>.mp4)")
+    p.add_argument("--path", choices=["turntable", "orbit-mild", "input"], help="camera path (default orbit-mild)")
+    p.add_argument("--arc", type=float, default=360.0, help="turntable arc in degrees (default 360)")
+    p.add_argument("--seconds", type=float, help="video length (default 6)")
+    p.add_argument("--fps", type=int, help="frames per second (default 30)")
+    p.add_argument("--long-side", type=int, help="pixels on the long side (default 512 on CPU, 1080 on GPU)")
+    p.add_argument("--time", choices=["frozen", "play", "bounce"], help="how time moves (default play)")
+    p.add_argument("--frame", type=int, help="the frame shown with --time frozen")
+    p.add_argument("--camera-path", help="render a camera-path JSON (ours or nerfstudio's) instead")
+    p.add_argument("--png", action="store_true", help="also write the frames as PNGs")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_render)
     return parser
 
 

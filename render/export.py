@@ -1,0 +1,130 @@
+"""Render a camera path of a trained scene to an MP4 (H.264, yuv420p), PNG frames and a
+nerfstudio-compatible camera-path JSON — chunked, with progress and cancel, on CPU or GPU."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+from nerfie.recon.camera import Camera
+from nerfie.recon.errors import NerfieError
+from nerfie.recon.events import Cancelled, EventSink, Progress, StageDone, ignore
+from nerfie.recon.fileio import atomic_path, read_json, write_json_atomic
+from nerfie.render.paths import PathFrame, frame_times, make_path
+from nerfie.render.scene import TrainedScene
+
+
+@dataclass
+class RenderSpec:
+    path: str = "orbit-mild"
+    seconds: float = 6.0
+    fps: int = 30
+    long_side: int = 512
+    time_mode: str = "play"
+    frozen_frame: int = 0
+    arc_degrees: float = 360.0
+
+    @property
+    def frames(self) -> int:
+        return max(1, round(self.seconds * self.fps))
+
+
+def plan(scene: TrainedScene, spec: RenderSpec) -> list[PathFrame]:
+    n = spec.frames
+    cams = make_path(spec.path, scene.cameras, scene.focus, scene.up, n, spec.long_side, spec.arc_degrees)
+    times = frame_times(n, scene.num_frames, spec.time_mode, spec.frozen_frame)
+    return [PathFrame(c, t) for c, t in zip(cams, times, strict=True)]
+
+
+def camera_path_json(scene: TrainedScene, frames: list[PathFrame], spec: RenderSpec) -> dict:
+    """nerfstudio's camera-path format (``camera_to_world`` row-major 4×4, OpenGL axes, data coordinates;
+    ``fov`` vertical in degrees; ``render_time`` in [0, 1]), plus our own ``nerfie`` block."""
+    cam0 = frames[0].camera
+    last = max(scene.num_frames - 1, 1)
+    entries = []
+    for f in frames:
+        c = scene.to_data(f.camera)
+        entries.append({"camera_to_world": c.transform_matrix().reshape(-1).tolist(), "fov": c.fov_y_degrees,
+                        "aspect": c.width / c.height, "render_time": f.time / last})
+    return {
+        "camera_type": "perspective", "render_height": cam0.height, "render_width": cam0.width,
+        "fps": spec.fps, "seconds": spec.seconds, "camera_path": entries,
+        "nerfie": {"path": spec.path, "time_mode": spec.time_mode, "frozen_frame": spec.frozen_frame,
+                   "arc_degrees": spec.arc_degrees},
+    }
+
+
+def frames_from_camera_path(scene: TrainedScene, data: dict, long_side: int | None = None) -> list[PathFrame]:
+    """Read a camera path written by us or by nerfstudio's viewer."""
+    try:
+        w, h = int(data["render_width"]), int(data["render_height"])
+        entries = data["camera_path"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise NerfieError("This camera-path file has no render size or camera_path list.",
+                          "Use a file written by `nerfie render` or nerfstudio's viewer.") from exc
+    if long_side:
+        s = long_side / max(w, h)
+        w, h = max(2, round(w * s / 2) * 2), max(2, round(h * s / 2) * 2)
+    out = []
+    last = max(scene.num_frames - 1, 1)
+    for e in entries:
+        fov = math.radians(float(e.get("fov", 50.0)))
+        fy = 0.5 * h / math.tan(0.5 * fov)
+        frame = {"transform_matrix": np.asarray(e["camera_to_world"], dtype=np.float64).reshape(4, 4).tolist(),
+                 "fl_x": fy, "fl_y": fy, "w": w, "h": h}
+        cam = scene.from_data(Camera.from_transforms_frame(frame))
+        out.append(PathFrame(cam, float(e.get("render_time", 0.0)) * last))
+    if not out:
+        raise NerfieError("The camera path is empty.")
+    return out
+
+
+def to_uint8(rgb) -> np.ndarray:
+    return (rgb.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: int, png_dir: Path | None = None,
+                 on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> Path:
+    """Render every frame and encode ``out`` (MP4); writes ``out`` only when complete."""
+    import imageio_ffmpeg
+
+    w, h = frames[0].camera.width, frames[0].camera.height
+    t0 = time.perf_counter()
+    with atomic_path(out) as tmp:
+        writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                             quality=None, bitrate=None, ffmpeg_log_level="error",
+                                             output_params=["-crf", "18"], macro_block_size=2)
+        writer.send(None)
+        try:
+            for k, f in enumerate(frames):
+                if cancelled():
+                    raise Cancelled()
+                img = to_uint8(scene.render(f.camera, f.time)["rgb"])
+                writer.send(np.ascontiguousarray(img))
+                if png_dir is not None:
+                    with atomic_path(png_dir / f"frame_{k:05d}.png") as p:
+                        iio.imwrite(p, img, extension=".png")
+                el = time.perf_counter() - t0
+                on_event(Progress("render", k + 1, len(frames), f"ETA {el / (k + 1) * (len(frames) - k - 1):.0f} s"))
+        finally:
+            writer.close()
+    on_event(StageDone("render", str(out)))
+    return out
+
+
+def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path | None = None, png: bool = False,
+           on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> Path:
+    """Plan (or read) the path, write its camera-path JSON beside the video, render the video."""
+    if camera_path is not None:
+        frames = frames_from_camera_path(scene, read_json(camera_path), spec.long_side)
+    else:
+        frames = plan(scene, spec)
+        write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))
+    png_dir = out.with_suffix("") if png else None
+    return render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled)

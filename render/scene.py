@@ -1,0 +1,79 @@
+"""A trained project, ready to render: model weights, normalisation, bounds and the input cameras.
+
+Everything here reads what ``nerfie process``/``nerfie train`` wrote; nothing is trained. Cameras are
+handled in the normalised scene frame (the model's), and converted back to data coordinates (the
+project's ``transforms.json`` world) for export.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nerfie.recon.camera import Camera, CameraBatch
+from nerfie.recon.dataset import Dataset, load_dataset
+from nerfie.recon.device import configure_threads, pick_device
+from nerfie.recon.errors import NerfieError
+from nerfie.recon.model.nerfie import NerfieModel
+from nerfie.recon.project import Project
+from nerfie.recon.sfm.normalize import focus_of_cameras
+from nerfie.recon.train import CHECKPOINT, render_camera
+
+
+@dataclass
+class TrainedScene:
+    project: Project
+    dataset: Dataset
+    model: NerfieModel
+    device: torch.device
+    step: int
+    alpha: float
+    cameras: list[Camera]  # input cameras, normalised frame, 1× pixels
+    focus: np.ndarray  # normalised frame
+    up: np.ndarray
+
+    @property
+    def num_frames(self) -> int:
+        return self.dataset.num_codes
+
+    def to_data(self, cam: Camera) -> Camera:
+        """A normalised-frame camera in the project's data coordinates (for export)."""
+        return cam.copy(position=cam.position / self.dataset.scale + self.dataset.center)
+
+    def from_data(self, cam: Camera) -> Camera:
+        return cam.normalized(self.dataset.center, self.dataset.scale)
+
+    def render(self, cam: Camera, time: float, chunk: int = 16384) -> dict[str, torch.Tensor]:
+        """Render ``cam`` (normalised frame) at a fractional frame index ``time``."""
+        batch = CameraBatch.stack([cam], device=self.device)
+        codes = self.model.codes_at(time, 1, self.device)
+        return render_camera(self.model, batch, 0, cam.width, cam.height, None, self.dataset.near, self.dataset.far,
+                             self.alpha, chunk=chunk, codes=codes)
+
+
+def load_scene(project_dir: str | Path, device: str = "auto") -> TrainedScene:
+    configure_threads()
+    project = Project.load(Path(project_dir))
+    ckpt = project.checkpoints_dir / CHECKPOINT
+    if not ckpt.exists():
+        raise NerfieError(f"{project.root} has no trained model yet.", "Run `nerfie train` on it first.")
+    dev = pick_device(device)
+    ds = load_dataset(project.root)
+    state = torch.load(ckpt, map_location=dev, weights_only=True)
+    model = NerfieModel(project.config.model, ds.num_codes).to(dev)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise NerfieError(f"The checkpoint in {project.root} does not match its settings.",
+                          "Retrain, or restore the settings it was trained with.") from exc
+    model.eval()
+    step = int(state["step"])
+    t = project.config.train
+    alpha = project.config.model.warp_freqs * min(step / max(t.warp_anneal_steps, 1), 1.0)
+    cams = ds.normalized_cameras()
+    focus, _ = focus_of_cameras(cams)
+    return TrainedScene(project=project, dataset=ds, model=model, device=dev, step=step, alpha=alpha, cameras=cams,
+                        focus=focus, up=ds.up / np.linalg.norm(ds.up))

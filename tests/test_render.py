@@ -1,0 +1,122 @@
+"""Camera paths, time modes, camera-path JSON and MP4 export of a trained scene."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nerfie.recon.config import preset, with_overrides
+from nerfie.render.export import RenderSpec, camera_path_json, export, frames_from_camera_path, plan, to_uint8
+from nerfie.render.paths import frame_times, make_path
+from nerfie.render.scene import TrainedScene, load_scene
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> TrainedScene:
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.synth import SynthSpec, generate
+    from nerfie.recon.train import Trainer
+
+    root = tmp_path_factory.mktemp("render")
+    generate(root / "cap", SynthSpec(frames=10, width=48, height=40, heldout=0, seed=5))
+    cfg = with_overrides(preset("cpu-preview"), {
+        "train.rays_per_batch": 256, "model.proposal_samples": [16], "model.shaded_samples": 12,
+        "train.checkpoint_every": 0, "train.eval_every": 0, "train.minutes": 0.0})
+    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", cfg)
+    Trainer(proj).run(steps=30)
+    return load_scene(proj.root)
+
+
+def angle_to_target(cam, target: np.ndarray) -> float:
+    to = (target - cam.position) / np.linalg.norm(target - cam.position)
+    return math.degrees(math.acos(min(1.0, float(cam.forward @ to))))
+
+
+def test_turntable_looks_at_the_subject_at_constant_radius_and_closes(scene: TrainedScene) -> None:
+    cams = make_path("turntable", scene.cameras, scene.focus, scene.up, 36, 64)
+    assert max(angle_to_target(c, scene.focus) for c in cams) < 0.1
+    up = scene.up
+    radii = [np.linalg.norm((c.position - scene.focus) - ((c.position - scene.focus) @ up) * up) for c in cams]
+    assert np.ptp(radii) < 1e-9 * max(radii) + 1e-12
+    steps = [np.linalg.norm(cams[(k + 1) % 36].position - cams[k].position) for k in range(36)]
+    assert np.ptp(steps) < 1e-9  # including the step from the last frame back to the first: the loop closes
+
+
+def test_orbit_mild_stays_within_the_span_of_the_input_cameras(scene: TrainedScene) -> None:
+    cams = make_path("orbit-mild", scene.cameras, scene.focus, scene.up, 24, 64)
+    centers = np.stack([c.position for c in scene.cameras])
+    mean = centers.mean(0)
+    _, _, vt = np.linalg.svd(centers - mean)  # the input cameras' own directions of spread
+    span = (centers - mean) @ vt.T
+    lo, hi = span.min(0) - 1e-9, span.max(0) + 1e-9
+    for c in cams:
+        p = (c.position - mean) @ vt.T
+        assert np.all(p >= lo) and np.all(p <= hi)
+        assert angle_to_target(c, scene.focus) < 0.1
+
+
+def test_time_modes() -> None:
+    assert frame_times(3, 10, "frozen", 4) == [4.0, 4.0, 4.0]
+    assert frame_times(3, 10, "play") == [0.0, 4.5, 9.0]
+    assert frame_times(3, 10, "bounce") == [0.0, 9.0, 0.0]
+
+
+def test_camera_path_json_round_trips_exactly(scene: TrainedScene) -> None:
+    spec = RenderSpec(path="turntable", seconds=1, fps=6, long_side=64)
+    frames = plan(scene, spec)
+    data = json.loads(json.dumps(camera_path_json(scene, frames, spec)))
+    back = frames_from_camera_path(scene, data)
+    for a, b in zip(frames, back, strict=True):
+        assert np.allclose(a.camera.position, b.camera.position, atol=1e-6)
+        assert np.allclose(a.camera.rotation, b.camera.rotation, atol=1e-6)
+        assert a.camera.fy == pytest.approx(b.camera.fy) and a.time == pytest.approx(b.time)
+
+
+def test_a_nerfstudio_written_camera_path_renders(scene: TrainedScene, tmp_path: Path) -> None:
+    c2w = scene.to_data(scene.cameras[0]).transform_matrix()
+    ns = {  # the fields nerfstudio's viewer writes
+        "camera_type": "perspective", "render_height": 24, "render_width": 32, "seconds": 0.5, "fps": 4,
+        "camera_path": [{"camera_to_world": c2w.reshape(-1).tolist(), "fov": 50.0, "aspect": 32 / 24,
+                         "render_time": t} for t in (0.0, 0.5)],
+    }
+    path = tmp_path / "ns_path.json"
+    path.write_text(json.dumps(ns))
+    out = export(scene, RenderSpec(fps=4), tmp_path / "ns.mp4", camera_path=path)
+    assert out.stat().st_size > 0
+
+
+def test_mp4_has_the_expected_frames_size_and_rate_and_is_not_blank(scene: TrainedScene, tmp_path: Path) -> None:
+    import imageio_ffmpeg
+
+    spec = RenderSpec(path="orbit-mild", seconds=1, fps=8, long_side=48, time_mode="play")
+    out = export(scene, spec, tmp_path / "orbit.mp4", png=True)
+    reader = imageio_ffmpeg.read_frames(str(out))
+    meta = next(reader)
+    frames = [np.frombuffer(f, np.uint8) for f in reader]
+    assert len(frames) == 8 and meta["fps"] == pytest.approx(8)
+    w, h = meta["size"]
+    assert max(w, h) == 48 and w % 2 == 0 and h % 2 == 0
+    assert all(f.astype(float).std() > 2 for f in frames)
+    assert (tmp_path / "orbit.camera_path.json").exists() and len(list((tmp_path / "orbit").glob("*.png"))) == 8
+
+
+def test_frozen_time_is_still_and_playing_time_moves(scene: TrainedScene) -> None:
+    cam = make_path("orbit-mild", scene.cameras, scene.focus, scene.up, 4, 32)[0]
+    a = to_uint8(scene.render(cam, 2.0)["rgb"])
+    b = to_uint8(scene.render(cam, 2.0)["rgb"])
+    c = to_uint8(scene.render(cam, 8.0)["rgb"])
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_rendering_an_untrained_project_says_so(tmp_path: Path) -> None:
+    from nerfie.recon.errors import NerfieError
+    from nerfie.recon.project import Project
+
+    Project.create(tmp_path / "p", preset("cpu-preview"))
+    with pytest.raises(NerfieError, match="no trained model"):
+        load_scene(tmp_path / "p")
