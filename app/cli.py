@@ -89,15 +89,24 @@ def _config_from_args(args: argparse.Namespace, project_dir: Path) -> NerfieConf
             overrides[key] = value
     if getattr(args, "no_masks", False):
         overrides["ingest.masks"] = False
-    for item in getattr(args, "set", None) or []:
-        key, _, raw = item.partition("=")
-        import json
-
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
+    overrides.update(_parse_sets(getattr(args, "set", None)))
     return with_overrides(cfg, overrides) if overrides else cfg
+
+
+def _parse_sets(items: list[str] | None) -> dict[str, object]:
+    """``--set key=value`` pairs; values are JSON where they parse (numbers, lists, true), else strings."""
+    import json
+
+    out: dict[str, object] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise NerfieError(f"--set {item!r} has no '='.", "Write it as key=value, e.g. train.lr=0.005.")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
 
 
 def _default_preset() -> str:
@@ -154,14 +163,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         overrides["train.minutes"] = args.minutes
     if args.device is not None:
         overrides["train.device"] = args.device
-    for item in args.set or []:
-        import json
-
-        key, _, raw = item.partition("=")
-        try:
-            overrides[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            overrides[key] = raw
+    overrides.update(_parse_sets(args.set))
     if overrides:
         proj.config = with_overrides(proj.config, overrides)
         proj.save()

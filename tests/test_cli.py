@@ -46,3 +46,18 @@ def test_synth_bad_input_exits_non_zero_with_one_line(tmp_path: Path, args: list
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("nerfie: error:"), res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_bad_set_option_and_untrained_project_fail_in_one_line(tmp_path: Path) -> None:
+    from nerfie.recon.config import preset
+    from nerfie.recon.project import Project
+
+    res = subprocess.run([nerfie_exe(), "process", str(tmp_path / "v.mp4"), "-o", str(tmp_path / "p"), "--set",
+                          "train.lr"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stderr.strip().startswith("nerfie: error: --set")
+    assert "Traceback" not in res.stderr
+    Project.create(tmp_path / "q", preset("cpu-preview"))
+    for verb in ("train", "render"):
+        res = subprocess.run([nerfie_exe(), verb, str(tmp_path / "q")], capture_output=True, text=True, timeout=120)
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("nerfie: error:"), res.stderr

@@ -21,7 +21,7 @@ from nerfie.recon.config import IngestConfig
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Progress, ignore
 from nerfie.recon.fileio import atomic_path
-from nerfie.recon.ingest.probe import VideoInfo, ffmpeg_exe, probe_video
+from nerfie.recon.ingest.probe import VideoInfo, probe_video
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -238,7 +238,3 @@ def ingest(source: str | Path, out_root: Path, cfg: IngestConfig, on_event: Even
         rejected_blurry=len(sel.rejected_blurry), rejected_duplicate=len(sel.rejected_duplicate),
         size=size, fps=fps, duration=duration, rotation=rotation, dark=dark,
     )
-
-
-def ffmpeg_version_line() -> str:  # pragma: no cover - informational
-    return ffmpeg_exe()
