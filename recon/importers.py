@@ -1,5 +1,6 @@
-"""Bring your own poses: build a project from a nerfstudio / instant-ngp ``transforms.json`` dataset
-(or a Nerfie synthetic capture, which is one, with exact depth), skipping structure from motion."""
+"""Bring your own poses, skipping structure from motion: a nerfstudio / instant-ngp
+``transforms.json`` dataset (a Nerfie synthetic capture is one, with exact depth), a COLMAP
+``sparse/<k>`` model with its images, or a Nerfies / HyperNeRF dataset folder."""
 
 from __future__ import annotations
 
@@ -56,38 +57,114 @@ def import_transforms(transforms: str | Path, project_dir: str | Path, config: N
     proj = open_or_create(Path(project_dir), None, config)
     names, cams = [], []
     for k, (cam, rel) in enumerate(pairs):
-        img = cv2.imread(str(src / rel), cv2.IMREAD_COLOR)
-        if img is None:
-            raise NerfieError(f"Image {src / rel} listed in {transforms.name} is missing.", "Check the dataset.")
         name = frame_name(k)
-        w, h = write_pyramid(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), proj.root, name, config.ingest)
-        if (w, h) != (cam.width, cam.height):  # capped or cropped: keep the camera consistent
-            s = w / img.shape[1] if w != img.shape[1] else 1.0
-            cam = cam.scaled(1 / s) if s != 1.0 else cam
-            cam = cam.copy(width=w, height=h, cx=cam.cx - (cam.width - w) / 2, cy=cam.cy - (cam.height - h) / 2)
+        cams.append(_copy_frame(proj, src / rel, name, config, cam))
         mask_rel = data["frames"][k].get("mask_path")
         if mask_rel and (src / mask_rel).exists():
             proj.masks_dir.mkdir(exist_ok=True)
             shutil.copyfile(src / mask_rel, proj.masks_dir / name)
         names.append(name)
-        cams.append(cam)
+    background = None
     if (src / "depth.npy").exists() and (src / "capture.json").exists():
         points, colors, observers = _points_from_depth(src, cams)
+        background = points  # exact surface points of the static room
     else:
         centers = np.stack([c.position for c in cams])
         points = centers + np.stack([c.forward for c in cams]) * np.linalg.norm(centers.std(0)) * 2
         colors = np.full((len(points), 3), 128, np.uint8)
         observers = [[] for _ in points]
+    return _finish_import(proj, names, cams, points, colors, observers, list(range(len(names))), "transforms",
+                          background=background)
+
+
+def _finish_import(proj: Project, names: list[str], cams: list[Camera], points: np.ndarray, colors: np.ndarray,
+                   observers: list[list[str]], time_ids: list[int], source: str,
+                   scene_override: dict | None = None, background: np.ndarray | None = None) -> Project:
     cam_map = dict(zip(names, cams, strict=True))
     scene = normalize_scene(cam_map, points, observers, None)
-    if (src / "depth.npy").exists():  # exact depths: background points are the points themselves
-        scene.background = points[scene.inliers]
-    time_ids = list(range(len(names)))
-    write_dataset(proj.root, names, cams, time_ids, scene.to_json(), points, colors, scene.background,
+    scene_json = scene.to_json()
+    if scene_override:
+        scene_json.update(scene_override)
+    bg = scene.background if background is None else background
+    write_dataset(proj.root, names, cams, time_ids, scene_json, points, colors, bg,
                   masks=proj.masks_dir.exists() and any(proj.masks_dir.iterdir()))
-    proj.set_stage("ingest", "done", names=names, decoded=len(names), source_kind="transforms",
-                   rejected_blurry=0, rejected_duplicate=0, size=[cams[0].width, cams[0].height], fps=0.0,
-                   duration=0.0, rotation=0, dark=False, seconds=0.0)
+    proj.set_stage("ingest", "done", names=names, decoded=len(names), source_kind=source, rejected_blurry=0,
+                   rejected_duplicate=0, size=[cams[0].width, cams[0].height], fps=0.0, duration=0.0, rotation=0,
+                   dark=False, seconds=0.0)
     proj.set_stage("poses", "done", registered=len(names), total=len(names), failed=[], rung="imported",
-                   points=len(points), masks=False, seconds=0.0, report=[f"Poses imported from {transforms}"])
+                   points=len(points), masks=False, seconds=0.0, report=[f"Poses imported ({source})"])
     return proj
+
+
+def _copy_frame(proj: Project, src: Path, name: str, config: NerfieConfig, cam: Camera) -> Camera:
+    img = cv2.imread(str(src), cv2.IMREAD_COLOR)
+    if img is None:
+        raise NerfieError(f"Image {src} is missing or unreadable.", "Check the dataset folder.")
+    if (img.shape[1], img.shape[0]) != (cam.width, cam.height):
+        raise NerfieError(f"{src.name} is {img.shape[1]}x{img.shape[0]} but its camera says "
+                          f"{cam.width}x{cam.height}.", "Point the importer at the full-size images.")
+    w, h = write_pyramid(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), proj.root, name, config.ingest)
+    if (w, h) != (cam.width, cam.height):
+        s = min(1.0, config.ingest.max_side / max(cam.width, cam.height))
+        scaled = cam.scaled(1 / s) if s < 1 else cam
+        cam = scaled.copy(width=w, height=h, cx=scaled.cx - (scaled.width - w) / 2,
+                          cy=scaled.cy - (scaled.height - h) / 2)
+    return cam
+
+
+def import_colmap(model_dir: str | Path, image_dir: str | Path, project_dir: str | Path,
+                  config: NerfieConfig) -> Project:
+    """A COLMAP model folder (``cameras/images/points3D`` .bin or .txt) and the images it was made from."""
+    import pycolmap
+
+    from nerfie.recon.sfm.colmap_runner import reconstruction_cameras
+
+    model_dir, image_dir = Path(model_dir), Path(image_dir)
+    try:
+        rec = pycolmap.Reconstruction(str(model_dir))
+    except Exception as exc:
+        raise NerfieError(f"{model_dir} is not a readable COLMAP model ({exc}).",
+                          "Pass a sparse/<k> folder with cameras, images and points3D files.") from exc
+    cameras, points, colors, observers = reconstruction_cameras(rec)
+    if not cameras:
+        raise NerfieError(f"The COLMAP model in {model_dir} has no registered images.")
+    proj = open_or_create(Path(project_dir), None, config)
+    order = sorted(cameras)
+    names, cams = [], []
+    rename = {}
+    for k, src_name in enumerate(order):
+        name = frame_name(k)
+        rename[src_name] = name
+        cams.append(_copy_frame(proj, image_dir / src_name, name, config, cameras[src_name]))
+        names.append(name)
+    observers = [[rename[o] for o in obs if o in rename] for obs in observers]
+    return _finish_import(proj, names, cams, points, colors, observers, list(range(len(names))), "colmap")
+
+
+def import_nerfies(dataset_dir: str | Path, project_dir: str | Path, config: NerfieConfig) -> Project:
+    """A Nerfies / HyperNeRF dataset: ``camera/<id>.json``, ``rgb/1x/<id>.png``, ``dataset.json``,
+    ``metadata.json`` (warp ids = the time index), ``scene.json`` and optional ``points.npy``."""
+    root = Path(dataset_dir)
+    ds = read_json(root / "dataset.json")
+    meta = read_json(root / "metadata.json") if (root / "metadata.json").exists() else {}
+    ids = list(ds.get("ids", []))
+    if not ids:
+        raise NerfieError(f"{root / 'dataset.json'} lists no ids.", "Pass a Nerfies dataset folder.")
+    proj = open_or_create(Path(project_dir), None, config)
+    names, cams, time_ids = [], [], []
+    warp_ids = sorted({int(meta.get(i, {}).get("warp_id", k)) for k, i in enumerate(ids)})
+    rank = {w: r for r, w in enumerate(warp_ids)}
+    for k, item in enumerate(ids):
+        cam = Camera.from_nerfies_json(read_json(root / "camera" / f"{item}.json"))
+        name = frame_name(k)
+        cams.append(_copy_frame(proj, root / "rgb" / "1x" / f"{item}.png", name, config, cam))
+        names.append(name)
+        time_ids.append(rank[int(meta.get(item, {}).get("warp_id", k))])
+    scene = read_json(root / "scene.json") if (root / "scene.json").exists() else {}
+    pts = np.load(root / "points.npy") if (root / "points.npy").exists() else np.zeros((0, 3))
+    if len(pts) == 0:
+        centers = np.stack([c.position for c in cams])
+        pts = centers + np.stack([c.forward for c in cams]) * np.linalg.norm(centers.std(0)) * 2
+    override = {k: scene[k] for k in ("center", "scale", "near", "far") if k in scene}
+    return _finish_import(proj, names, cams, pts, np.full((len(pts), 3), 128, np.uint8), [[] for _ in pts],
+                          time_ids, "nerfies", override, background=pts)

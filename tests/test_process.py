@@ -139,6 +139,17 @@ def test_cancel_during_poses_then_rerun_resumes_without_decoding_again(tmp_path:
                 "colmap/database.db", "colmap/sparse/0/cameras.bin", "report.txt"):
         assert (proj.root / rel).exists(), rel
 
+    # The COLMAP workspace is a standard one: importing it as "bring your own poses" gives the same cameras.
+    from nerfie.recon.dataset import load_dataset
+    from nerfie.recon.importers import import_colmap
+
+    imported = import_colmap(proj.colmap_dir / "sparse" / "0", proj.frames_dir, tmp_path / "imported", cfg)
+    a, b = load_dataset(proj.root), load_dataset(imported.root)
+    assert len(a.cameras) == len(b.cameras)
+    for ca, cb in zip(a.cameras, b.cameras, strict=True):
+        assert np.allclose(ca.position, cb.position, atol=1e-9) and np.allclose(ca.rotation, cb.rotation, atol=1e-9)
+    assert b.scale == pytest.approx(a.scale)
+
 
 def test_still_camera_says_the_camera_barely_moved(tmp_path: Path) -> None:
     from nerfie.recon.synth import SynthSpec, generate
@@ -148,3 +159,34 @@ def test_still_camera_says_the_camera_barely_moved(tmp_path: Path) -> None:
     with pytest.raises(NerfieError, match="camera barely moved"):
         process(cap.video, tmp_path / "proj", cfg)
     assert "barely moved" in (tmp_path / "proj" / "report.txt").read_text()
+
+
+def test_a_nerfies_dataset_folder_imports_with_its_cameras_and_scene(small_capture: Path, tmp_path: Path) -> None:
+    import json
+
+    from nerfie.recon.camera import Camera
+    from nerfie.recon.dataset import load_dataset
+    from nerfie.recon.importers import import_nerfies
+
+    root = tmp_path / "nerfies"
+    (root / "camera").mkdir(parents=True)
+    (root / "rgb" / "1x").mkdir(parents=True)
+    ids = [f"left1_{k:06d}" for k in range(6)]
+    cams = []
+    for k, item in enumerate(ids):
+        cam = Camera.from_json(json.loads((small_capture / "cameras" / f"frame_{k:05d}.json").read_text()))
+        cams.append(cam)
+        (root / "camera" / f"{item}.json").write_text(json.dumps(cam.to_nerfies_json()))
+        shutil.copyfile(small_capture / "frames" / f"frame_{k:05d}.png", root / "rgb" / "1x" / f"{item}.png")
+    (root / "dataset.json").write_text(json.dumps({"count": 6, "num_exemplars": 6, "ids": ids,
+                                                   "train_ids": ids[:5], "val_ids": ids[5:]}))
+    (root / "metadata.json").write_text(json.dumps({i: {"warp_id": 10 + 2 * k, "appearance_id": k, "camera_id": 0}
+                                                    for k, i in enumerate(ids)}))
+    (root / "scene.json").write_text(json.dumps({"center": [0.0, 0.0, 0.0], "scale": 0.5, "near": 0.05,
+                                                 "far": 2.0}))
+    proj = import_nerfies(root, tmp_path / "p", preset("cpu-preview"))
+    ds = load_dataset(proj.root)
+    assert ds.time_ids == [0, 1, 2, 3, 4, 5]  # warp ids re-indexed to their rank, as Nerfies does
+    assert ds.scale == 0.5 and ds.near == 0.05 and ds.far == 2.0
+    for a, b in zip(ds.cameras, cams, strict=True):
+        assert np.allclose(a.position, b.position) and np.allclose(a.rotation, b.rotation) and a.fx == b.fx

@@ -268,7 +268,8 @@ class SfmFailed(NerfieError):
         self.attempts = attempts
 
 
-def _result(rec: object, attempts: list[Attempt], rung: Rung, stats: ModelStats, model_dir: Path) -> SfmResult:
+def reconstruction_cameras(rec: object) -> tuple[dict[str, Camera], np.ndarray, np.ndarray, list[list[str]]]:
+    """Cameras by image name, points, colours and the image names observing each point."""
     cameras: dict[str, Camera] = {}
     for img in rec.images.values():  # type: ignore[attr-defined]
         if not img.has_pose:
@@ -285,5 +286,10 @@ def _result(rec: object, attempts: list[Attempt], rung: Rung, stats: ModelStats,
     rgb = np.array([pts[i].color for i in ids], dtype=np.uint8).reshape(-1, 3)
     id_to_name = {img.image_id: img.name for img in rec.images.values()}  # type: ignore[attr-defined]
     observers = [[id_to_name[el.image_id] for el in pts[i].track.elements] for i in ids]
+    return cameras, xyz, rgb, observers
+
+
+def _result(rec: object, attempts: list[Attempt], rung: Rung, stats: ModelStats, model_dir: Path) -> SfmResult:
+    cameras, xyz, rgb, observers = reconstruction_cameras(rec)
     return SfmResult(cameras=cameras, points=xyz, colors=rgb, point_observers=observers, attempts=attempts,
                      chosen=rung, reprojection_error=stats.reprojection_error, model_dir=model_dir)
