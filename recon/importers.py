@@ -43,7 +43,7 @@ def _points_from_depth(capture: Path, cams: list[Camera], every: int = 7) -> tup
         pts.append(p)
         cols.append(np.full((len(p), 3), 128, np.uint8))
     p = np.concatenate(pts)
-    return p, np.concatenate(cols), [["synthetic"] * 5 for _ in range(len(p))]
+    return p, np.concatenate(cols), [[] for _ in range(len(p))]  # exact points: no SfM tracks
 
 
 def import_transforms(transforms: str | Path, project_dir: str | Path, config: NerfieConfig) -> Project:
