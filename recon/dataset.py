@@ -38,14 +38,6 @@ def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
     write_bytes_atomic(path, header + rec.tobytes())
 
 
-def read_ply_points(path: Path) -> np.ndarray:
-    data = path.read_bytes()
-    end = data.index(b"end_header\n") + len(b"end_header\n")
-    n = int(next(line for line in data[:end].decode().splitlines() if line.startswith("element vertex")).split()[2])
-    rec = np.frombuffer(data[end:], dtype=[("p", "<f4", 3), ("c", "u1", 3)], count=n)
-    return rec["p"].astype(np.float64)
-
-
 @dataclass
 class Dataset:
     root: Path

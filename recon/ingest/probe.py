@@ -31,15 +31,6 @@ class VideoInfo:
     def display_size(self) -> tuple[int, int]:
         return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
 
-    @property
-    def approx_frames(self) -> int:
-        return round(self.fps * self.duration)
-
-    def describe(self) -> str:
-        w, h = self.display_size
-        rot = f", rotated {self.rotation}°" if self.rotation else ""
-        return f"{self.path.name}: {w}x{h}{rot}, {self.fps:.2f} fps, {self.duration:.1f} s, {self.codec}"
-
 
 def ffmpeg_exe() -> str:
     import imageio_ffmpeg
