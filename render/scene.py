@@ -46,7 +46,7 @@ class TrainedScene:
     def from_data(self, cam: Camera) -> Camera:
         return cam.normalized(self.dataset.center, self.dataset.scale)
 
-    def render(self, cam: Camera, time: float, chunk: int = 16384) -> dict[str, torch.Tensor]:
+    def render(self, cam: Camera, time: float, chunk: int = 4096) -> dict[str, torch.Tensor]:
         """Render ``cam`` (normalised frame) at a fractional frame index ``time``."""
         batch = CameraBatch.stack([cam], device=self.device)
         codes = self.model.codes_at(time, 1, self.device)

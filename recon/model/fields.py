@@ -68,7 +68,9 @@ class MLP(nn.Module):
         for i, lin in enumerate(self.layers):
             if self.skip is not None and i == self.skip:
                 h = torch.cat([h, x], -1)
-            h = torch.relu(lin(h))
+            h = lin(h)
+            # In place when nothing will backpropagate (rendering): saves one full-size allocation per layer.
+            h = torch.relu_(h) if not torch.is_grad_enabled() else torch.relu(h)
         return self.out(h) if self.out is not None else h
 
 

@@ -1,0 +1,39 @@
+"""Renderable snapshots of a model that is still training, and preview images for the viewer.
+
+The live viewport renders on its own thread while the optimiser keeps updating the weights. Rendering
+the trainer's model directly would read tensors mid-update (torn images, or autograd errors); instead
+the training thread hands over a deep copy taken *between* steps, and the viewer renders that copy
+for as long as it likes.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from nerfie.recon.train import Trainer
+from nerfie.render.scene import TrainedScene
+from nerfie.render.viewer import OrbitCamera, view_size
+
+
+def snapshot_scene(trainer: Trainer) -> TrainedScene:
+    """A frozen copy of ``trainer``'s current weights as a scene; call from the training thread between steps."""
+    with torch.no_grad():
+        model = copy.deepcopy(trainer.model).eval()
+    cams = trainer.dataset.normalized_cameras()
+    from nerfie.recon.sfm.normalize import focus_of_cameras
+
+    focus, _ = focus_of_cameras(cams)
+    up = trainer.dataset.up / np.linalg.norm(trainer.dataset.up)
+    return TrainedScene(project=trainer.project, dataset=trainer.dataset, model=model, device=trainer.device,
+                        step=trainer.step, alpha=trainer.alpha(trainer.step), cameras=cams, focus=focus, up=up)
+
+
+def render_preview(scene: TrainedScene, view: OrbitCamera, time: float, long_side: int,
+                   aspect: float = 1.0) -> np.ndarray:
+    """An RGB uint8 image of ``scene`` from ``view`` at frame time ``time``, ``long_side`` pixels wide/high."""
+    w, h = view_size(aspect, long_side)
+    rgb = scene.render(view.camera(w, h), time)["rgb"]
+    return np.ascontiguousarray((rgb.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8))
