@@ -45,6 +45,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from nerfie.app.gui import run_gui
+
+    return run_gui(args.path, _parse_sets(args.set))
+
+
 class _CancelOnSigint:
     """First Ctrl-C asks the engine to stop cleanly (also inside COLMAP); a second one kills."""
 
@@ -354,6 +360,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("gui", help="open the desktop app (optionally on a video or project folder)")
+    p.add_argument("path", nargs="?", help="video to process or project folder to open")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config values for new projects")
+    p.set_defaults(func=_cmd_gui)
     return parser
 
 

@@ -38,6 +38,17 @@ def write_ply(path: Path, points: np.ndarray, colors: np.ndarray) -> None:
     write_bytes_atomic(path, header + rec.tobytes())
 
 
+
+def read_ply(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Points [N, 3] float64 and colours [N, 3] uint8 from a PLY written by :func:`write_ply`."""
+    data = path.read_bytes()
+    end = data.find(b"end_header\n")
+    if not data.startswith(b"ply\n") or end < 0:
+        raise NerfieError(f"{path} is not a PLY point cloud.")
+    n = next(int(line.split()[2]) for line in data[:end].decode().splitlines() if line.startswith("element vertex"))
+    rec = np.frombuffer(data, dtype=[("p", "<f4", 3), ("c", "u1", 3)], count=n, offset=end + len(b"end_header\n"))
+    return rec["p"].astype(np.float64), rec["c"].copy()
+
 @dataclass
 class Dataset:
     root: Path

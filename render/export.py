@@ -128,3 +128,9 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
         write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))
     png_dir = out.with_suffix("") if png else None
     return render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled)
+
+
+def estimate_seconds(spec: RenderSpec, aspect: float, rays_per_second: float) -> float:
+    """Rough render time of ``spec``: pixels to render over a measured ray rate (the viewer's own)."""
+    w, h = (spec.long_side, spec.long_side / aspect) if aspect >= 1 else (spec.long_side * aspect, spec.long_side)
+    return spec.frames * w * h / max(rays_per_second, 1.0)

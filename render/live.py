@@ -13,9 +13,10 @@ import copy
 import numpy as np
 import torch
 
+from nerfie.recon.camera import Camera
 from nerfie.recon.train import Trainer
 from nerfie.render.scene import TrainedScene
-from nerfie.render.viewer import OrbitCamera, view_size
+from nerfie.render.viewer import MIN_SIDE, OrbitCamera, view_size
 
 
 def snapshot_scene(trainer: Trainer) -> TrainedScene:
@@ -31,9 +32,15 @@ def snapshot_scene(trainer: Trainer) -> TrainedScene:
                         step=trainer.step, alpha=trainer.alpha(trainer.step), cameras=cams, focus=focus, up=up)
 
 
-def render_preview(scene: TrainedScene, view: OrbitCamera, time: float, long_side: int,
+def render_preview(scene: TrainedScene, view: OrbitCamera | Camera, time: float, long_side: int,
                    aspect: float = 1.0) -> np.ndarray:
-    """An RGB uint8 image of ``scene`` from ``view`` at frame time ``time``, ``long_side`` pixels wide/high."""
-    w, h = view_size(aspect, long_side)
-    rgb = scene.render(view.camera(w, h), time)["rgb"]
+    """An RGB uint8 image of ``scene`` from ``view`` at frame time ``time``, ``long_side`` pixels wide/high.
+
+    ``view`` is the viewer's orbit camera, or an input camera exactly (snap to input view), resized.
+    """
+    if isinstance(view, Camera):
+        cam = view.scaled(max(view.width, view.height) / max(long_side, MIN_SIDE))
+    else:
+        cam = view.camera(*view_size(aspect, long_side))
+    rgb = scene.render(cam, time)["rgb"]
     return np.ascontiguousarray((rgb.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8))

@@ -1,0 +1,304 @@
+"""The desktop app, driven like a user would (offscreen Qt, pytest-qt): drop a video, watch it train,
+orbit and scrub the result, export a video, get a dialog (not a crash) for bad input."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSettings, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from nerfie.app.main_window import MainWindow
+from nerfie.app.viewer_widget import TIME_STEPS_PER_FRAME, ViewerWidget
+from nerfie.recon.config import preset, with_overrides
+from nerfie.render.scene import load_scene
+from nerfie.render.viewer import ORBIT_DEGREES_PER_PIXEL
+
+# A model small enough to train a few dozen steps in seconds on two CPU cores.
+TINY = {"train.rays_per_batch": 256, "model.proposal_samples": [16], "model.shaded_samples": 12,
+        "train.checkpoint_every": 0, "train.eval_every": 10, "train.minutes": 0.0, "train.steps": 40}
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 frames 96x80 of the synthetic selfie (enough for `process` to accept it; ~4 s to make)."""
+    from nerfie.recon.synth import SynthSpec, generate
+
+    out = tmp_path_factory.mktemp("gui_capture")
+    generate(out, SynthSpec(frames=40, width=96, height=80, heldout=0, seed=3))
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with known poses (imported) trained for 30 steps."""
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.synth import SynthSpec, generate
+    from nerfie.recon.train import Trainer
+
+    root = tmp_path_factory.mktemp("gui_trained")
+    generate(root / "cap", SynthSpec(frames=10, width=48, height=40, heldout=0, seed=5))
+    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", with_overrides(preset("cpu-preview"), TINY))
+    Trainer(proj).run(steps=30)
+    return proj.root
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> MainWindow:  # type: ignore[no-untyped-def]
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings, projects_home=tmp_path / "home", overrides=TINY)
+    qtbot.addWidget(w)
+    w.resize(1200, 800)
+    w.show()
+    return w
+
+
+def drop(widget: MainWindow, path: Path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(widget, QDropEvent(pos, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                              Qt.KeyboardModifier.NoModifier))
+
+
+class StallMeter:
+    """Measures the UI event loop's worst delay: a 10 ms timer should fire every 10 ms."""
+
+    def __init__(self) -> None:
+        self.timer = QTimer()
+        self.timer.setInterval(10)
+        self.timer.timeout.connect(self._tick)
+        self.last = 0.0
+        self.worst = 0.0
+
+    def start(self) -> None:
+        self.last = time.perf_counter()
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last - 0.010)
+        self.last = now
+
+    def stop(self) -> float:
+        self.timer.stop()
+        return self.worst
+
+
+def test_dropping_a_video_runs_the_pipeline_and_the_stage_bar_advances(window: MainWindow, capture: Path,
+                                                                      tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window.default_project_dir = lambda video: tmp_path / "proj"  # type: ignore[method-assign]
+    seen: list[tuple[str, str]] = []
+    drop(window, capture / "video.mp4")
+    assert window.stage_bar.state("ingest") == "running"
+    qtbot.waitUntil(lambda: seen.append(tuple(window.stage_bar.state(s) for s in ("ingest", "poses")))
+                    or window.poses_page.camera_count > 0, timeout=120_000)
+    assert window.stage_bar.state("ingest") == "done"
+    registered = window.project.stages["poses"].detail["registered"]
+    assert window.poses_page.camera_count == registered >= 30  # the registered frames are drawn
+    assert "registered" in window.poses_page.report.toPlainText()
+    # It goes on to train by itself, and ends in the viewer with the result.
+    qtbot.waitUntil(lambda: window.current_page() == "viewer" and window.viewer_page.last_result is not None,
+                    timeout=180_000)
+    assert window.stage_bar.state("train") == "done"
+    assert str(tmp_path / "proj") in window.recent_projects()
+    assert ("done", "running") in seen  # the poses stage ran after ingest finished
+
+
+def test_a_bad_file_gives_an_error_dialog_and_the_app_stays_usable(window: MainWindow, tmp_path: Path,
+                                                                   trained_project: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video\n")
+    window.default_project_dir = lambda video: tmp_path / "bad_proj"  # type: ignore[method-assign]
+    drop(window, bad)
+    qtbot.waitUntil(lambda: window.last_error is not None and window.last_error.isVisible(), timeout=60_000)
+    assert "video" in (window.last_error.text() + window.last_error.informativeText()).lower()
+    assert window.last_error.informativeText()  # the engine's advice is shown, not just the failure
+    assert window.stage_bar.state("ingest") == "failed"
+    window.last_error.accept()
+    # Still usable: a good project opens and shows its trained scene.
+    window.open_path(trained_project)
+    qtbot.waitUntil(lambda: window.viewer_page.last_result is not None, timeout=60_000)
+    assert window.isVisible()
+
+
+def test_a_folder_that_is_not_a_project_says_so(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    window.open_path(tmp_path)
+    assert window.last_error is not None and "not a Nerfie project" in window.last_error.text()
+
+
+def test_training_updates_the_live_view_and_curves_without_stalling_the_ui(window: MainWindow, tmp_path: Path,
+                                                                          qtbot) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.synth import SynthSpec, generate
+
+    generate(tmp_path / "cap", SynthSpec(frames=24, width=48, height=40, heldout=0, seed=6))
+    cfg = with_overrides(preset("cpu-preview"), {**TINY, "train.steps": 60})
+    proj = import_transforms(tmp_path / "cap" / "transforms.json", tmp_path / "proj", cfg)
+    shutil.rmtree(tmp_path / "cap")
+    live = window.training_page.viewer
+    images: list[int] = []
+    live.frame_rendered.connect(lambda r: images.append(r.step))
+    meter = StallMeter()
+    meter.start()
+    window.open_path(proj.root)  # poses are done: training starts by itself
+    assert window.current_page() == "train"
+    qtbot.waitUntil(lambda: window.stage_bar.state("train") == "done", timeout=180_000)
+    worst = meter.stop()
+    print(f"worst UI event-loop stall while training: {worst * 1000:.1f} ms")
+    assert worst <= 0.100
+    tp = window.training_page
+    assert len(tp.steps) >= 5 and tp.steps == sorted(tp.steps)
+    assert all(math.isfinite(v) for v in tp.losses)
+    assert tp.val_steps and all(math.isfinite(v) for v in tp.val_psnr)
+    assert len(set(images)) >= 2  # the live view showed more than one state of the weights
+    assert tp.stats["step"].text() == "60 / 60"
+
+
+def test_pause_and_stop_keep_the_weights(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.project import Project
+    from nerfie.recon.synth import SynthSpec, generate
+
+    generate(tmp_path / "cap", SynthSpec(frames=10, width=48, height=40, heldout=0, seed=7))
+    cfg = with_overrides(preset("cpu-preview"), {**TINY, "train.steps": 100000})
+    proj = import_transforms(tmp_path / "cap" / "transforms.json", tmp_path / "proj", cfg)
+    window.open_path(proj.root)
+    tp = window.training_page
+    qtbot.waitUntil(lambda: len(tp.steps) >= 2, timeout=60_000)
+    tp.pause_button.click()
+    assert window.stage_bar.state("train") == "paused"
+    time.sleep(0.3)
+    qtbot.wait(300)
+    frozen = tp.steps[-1]
+    qtbot.wait(1500)
+    assert tp.steps[-1] == frozen  # paused: no steps
+    tp.pause_button.click()
+    qtbot.waitUntil(lambda: tp.steps[-1] > frozen, timeout=60_000)
+    tp.stop_button.click()
+    qtbot.waitUntil(lambda: window.current_page() == "viewer", timeout=60_000)
+    state = Project.load(proj.root).stages["train"]
+    assert state.state == "paused" and state.detail["step"] > frozen
+    assert (proj.root / "checkpoints" / "latest.pt").exists()
+
+
+@pytest.fixture
+def viewer(qtbot, trained_project: Path) -> ViewerWidget:  # type: ignore[no-untyped-def]
+    v = ViewerWidget(still_side=64, moving_side=48, settle_ms=100)
+    qtbot.addWidget(v)
+    v.resize(500, 400)
+    v.show()
+    v.set_scene(load_scene(trained_project))
+    qtbot.waitUntil(lambda: v.last_result is not None, timeout=30_000)
+    return v
+
+
+def wheel(widget, notches: int) -> None:  # type: ignore[no-untyped-def]
+    c = QPointF(widget.width() / 2, widget.height() / 2)
+    ev = QWheelEvent(c, widget.mapToGlobal(c), QPoint(0, 0), QPoint(0, 120 * notches), Qt.MouseButton.NoButton,
+                     Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(widget, ev)
+
+
+def test_mouse_gestures_move_the_viewer_camera_as_specified(viewer: ViewerWidget, qtbot) -> None:  # type: ignore[no-untyped-def]
+    vp = viewer.viewport
+    home = (viewer.view.azimuth, viewer.view.elevation, viewer.view.distance, viewer.view.focus.copy())
+    start = QPoint(200, 150)
+    # Left-drag 100 px right and 20 px up: orbit by 0.3° per pixel.
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(vp, start + QPoint(100, -20))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=start + QPoint(100, -20))
+    assert math.degrees(home[0] - viewer.view.azimuth) == pytest.approx(100 * ORBIT_DEGREES_PER_PIXEL)
+    assert math.degrees(home[1] - viewer.view.elevation) == pytest.approx(20 * ORBIT_DEGREES_PER_PIXEL)
+    assert viewer.view.distance == pytest.approx(home[2])
+    # While moving it renders at the moving resolution, then refines to the still one.
+    qtbot.waitUntil(lambda: viewer.last_result.long_side == 64 and viewer.last_result.serial >= 3, timeout=30_000)
+    # Right-drag pans: the focus moves along the image's right axis, the distance stays.
+    before = viewer.view.camera(64, 64)
+    qtbot.mousePress(vp, Qt.MouseButton.RightButton, pos=start)
+    qtbot.mouseMove(vp, start + QPoint(30, 0))
+    qtbot.mouseRelease(vp, Qt.MouseButton.RightButton, pos=start + QPoint(30, 0))
+    shift = viewer.view.focus - home[3]
+    assert shift @ before.rotation[0] < 0 and abs(shift @ before.rotation[1]) < 1e-9
+    assert viewer.view.distance == pytest.approx(home[2])
+    # Middle-drag pans too.
+    focus = viewer.view.focus.copy()
+    qtbot.mousePress(vp, Qt.MouseButton.MiddleButton, pos=start)
+    qtbot.mouseMove(vp, start + QPoint(0, 30))
+    qtbot.mouseRelease(vp, Qt.MouseButton.MiddleButton, pos=start + QPoint(0, 30))
+    assert np.linalg.norm(viewer.view.focus - focus) > 0
+    # The wheel zooms in 10 % per notch.
+    d = viewer.view.distance
+    wheel(vp, 2)
+    assert viewer.view.distance == pytest.approx(d * 0.81)
+    # Double-click resets to the home view.
+    qtbot.mouseDClick(vp, Qt.MouseButton.LeftButton, pos=start)
+    assert (viewer.view.azimuth, viewer.view.elevation, viewer.view.distance) == pytest.approx(home[:3])
+    assert np.allclose(viewer.view.focus, home[3])
+
+
+def test_the_scrubber_changes_the_rendered_frame_time(viewer: ViewerWidget, qtbot) -> None:  # type: ignore[no-untyped-def]
+    first = viewer.last_result.image.copy()
+    viewer.slider.setValue(9 * TIME_STEPS_PER_FRAME)
+    qtbot.waitUntil(lambda: viewer.last_result.time == 9.0, timeout=30_000)
+    assert viewer.time == 9.0
+    assert np.abs(viewer.last_result.image.astype(int) - first).max() > 0  # the deformation codes differ
+    assert "9.0" in viewer.time_label.text()
+
+
+def test_snap_to_input_view_shows_the_input_frame_beside_the_render(viewer: ViewerWidget, qtbot) -> None:  # type: ignore[no-untyped-def]
+    viewer.slider.setValue(4 * TIME_STEPS_PER_FRAME)
+    viewer.snap_button.click()
+    assert viewer.snapped_frame == 4 and viewer.input_view.isVisible()
+    cam = viewer.scene.cameras[viewer._snap_index]
+    qtbot.waitUntil(lambda: viewer.last_result.time == 4.0 and viewer.last_result.long_side == 64, timeout=30_000)
+    h, w = viewer.last_result.image.shape[:2]
+    assert w / h == pytest.approx(cam.width / cam.height, rel=0.05)
+    # Orbiting away leaves the input view.
+    qtbot.mousePress(viewer.viewport, Qt.MouseButton.LeftButton, pos=QPoint(50, 50))
+    qtbot.mouseMove(viewer.viewport, QPoint(80, 50))
+    qtbot.mouseRelease(viewer.viewport, Qt.MouseButton.LeftButton, pos=QPoint(80, 50))
+    assert viewer.snapped_frame is None and not viewer.input_view.isVisible()
+
+
+def test_the_export_dialog_writes_an_mp4_and_opens_its_folder(window: MainWindow, trained_project: Path,
+                                                              tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    import imageio_ffmpeg
+
+    window.open_path(trained_project)
+    qtbot.waitUntil(lambda: window.scene is not None, timeout=60_000)
+    window.open_export()
+    dlg = window.export_dialog
+    assert dlg is not None and dlg.isVisible()
+    opened: list[Path] = []
+    dlg.open_folder = opened.append
+    dlg.path.setCurrentIndex(dlg.path.findData("turntable"))
+    dlg.seconds.setValue(1.0)
+    dlg.fps.setValue(6)
+    dlg.resolution.setValue(64)
+    assert "<b>6</b> frames" in dlg.derived.text()
+    dlg.out.setText(str(tmp_path / "out" / "turn.mp4"))
+    dlg.export_button.click()
+    qtbot.waitUntil(lambda: dlg.written is not None, timeout=120_000)
+
+    n, _ = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "out" / "turn.mp4"))
+    assert n == 6
+    assert opened == [tmp_path / "out"]
+    assert window.stage_bar.state("render") == "done"
+    assert dlg.progress.value() == 6
+
+
+def test_exporting_before_training_explains_what_to_do(window: MainWindow) -> None:
+    window.open_export()
+    assert window.last_error is not None and "no trained" in window.last_error.text().lower()
