@@ -17,11 +17,25 @@ from nerfie.recon.project import Project
 from nerfie.render.frustums import frustum_depth, frustum_segments
 
 
+def load_compiler_before_opengl() -> None:
+    """Import torch's compiler stack (and Triton, when installed) before any OpenGL context exists.
+
+    Triton bundles its own LLVM; Mesa's software OpenGL (llvmpipe) loads the system one. Loaded in
+    that order (GL first, then Triton — which torch.optim does lazily on the training thread) the
+    process segfaults; loaded Triton first, both work. Measured under Xvfb with Mesa 22.
+    """
+    try:
+        import torch._dynamo  # noqa: F401  (imports triton when it is installed)
+    except Exception:
+        pass
+
+
 def opengl_available() -> bool:
     from PySide6.QtGui import QGuiApplication, QOpenGLContext
 
     if QGuiApplication.platformName() in ("offscreen", "minimal"):
         return False
+    load_compiler_before_opengl()
     return QOpenGLContext().create()
 
 

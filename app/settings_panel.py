@@ -13,7 +13,7 @@ from nerfie.recon.config import PRESET_DESCRIPTIONS, NerfieConfig, preset, with_
 
 class SettingsPanel(QGroupBox):
     def __init__(self, default_preset: str, parent: QWidget | None = None) -> None:
-        super().__init__("Settings", parent)
+        super().__init__("", parent)  # the dock around it carries the title
         self.preset = QComboBox()
         self.preset.addItems(list(PRESET_DESCRIPTIONS))
         self.preset.setCurrentText(default_preset)

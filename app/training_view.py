@@ -4,6 +4,7 @@ pause / resume / stop."""
 from __future__ import annotations
 
 import math
+import time
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -43,6 +44,7 @@ class TrainingView(QWidget):
         self.train_psnr: list[float] = []
         self.val_steps: list[int] = []
         self.val_psnr: list[float] = []
+        self._last: tuple[float, int] | None = None  # (time, step) of the previous status
 
         self.stats = {k: QLabel("–") for k in ("step", "speed", "eta", "alpha", "levels", "val")}
         grid = QGridLayout()
@@ -93,6 +95,7 @@ class TrainingView(QWidget):
         self.pause_toggled.emit(paused)
 
     def reset(self) -> None:
+        self._last = None
         for seq in (self.steps, self.losses, self.train_psnr, self.val_steps, self.val_psnr):
             seq.clear()
         self._redraw()
@@ -103,7 +106,11 @@ class TrainingView(QWidget):
             self.losses.append(ev.loss)
             self.train_psnr.append(ev.psnr)
         self.stats["step"].setText(f"{ev.step} / {ev.total}")
-        self.stats["speed"].setText(f"{ev.rays_per_second / 1000:.1f} k rays/s")
+        now = time.monotonic()
+        if self._last is not None and ev.step > self._last[1]:
+            steps_per_s = (ev.step - self._last[1]) / max(now - self._last[0], 1e-6)
+            self.stats["speed"].setText(f"{steps_per_s:.1f} steps/s · {ev.rays_per_second / 1000:.1f} k rays/s")
+        self._last = (now, ev.step)
         self.stats["eta"].setText(_duration(ev.eta_seconds))
         self.stats["alpha"].setText(f"{ev.alpha:.2f}")
         self.stats["levels"].setText(f"{ev.active_levels:.1f}")

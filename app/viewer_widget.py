@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 
 from nerfie.app.preview_renderer import PreviewRenderer, RenderResult
 from nerfie.render.scene import TrainedScene
-from nerfie.render.viewer import OrbitCamera, home_view
+from nerfie.render.viewer import OrbitCamera, home_view, moving_side
 
 TIME_STEPS_PER_FRAME = 10  # scrubber resolution: tenths of a frame (the codes blend between frames)
 
@@ -111,6 +111,8 @@ class ViewerWidget(QWidget):
         self.last_result: RenderResult | None = None
         self._serial = 0
         self._shown_serial = -1
+        self._dirty = False
+        self._rays_per_second = 0.0  # measured on this machine by the renders so far
         self.renderer = PreviewRenderer(self)
         self.renderer.rendered.connect(self._on_rendered)
         self.renderer.failed.connect(lambda msg: self.info.setText(msg))
@@ -196,8 +198,13 @@ class ViewerWidget(QWidget):
     def request_render(self, moving: bool) -> None:
         if self.scene is None or self.view is None:
             return
+        if not self.isVisible():
+            self._dirty = True  # rendered when shown: hidden viewers must not steal the CPU
+            return
+        self._dirty = False
         self._serial += 1
-        side = self.moving_side if moving else self.still_side
+        side = moving_side(self._rays_per_second, self.aspect, self.moving_side, self.still_side) if moving \
+            else self.still_side
         view = self.scene.cameras[self._snap_index] if self.snapped_frame is not None else self.view
         self.renderer.request(self.scene, view, self.time, side, self.aspect, self._serial)
 
@@ -206,8 +213,9 @@ class ViewerWidget(QWidget):
             return  # an older request finished after a newer one
         self._shown_serial = result.serial
         self.last_result = result
-        self.viewport.show_image(to_qimage(result.image))
         h, w = result.image.shape[:2]
+        self._rays_per_second = w * h / max(result.seconds, 1e-6)
+        self.viewport.show_image(to_qimage(result.image))
         self.info.setText(f"{w}×{h} in {result.seconds * 1000:.0f} ms · step {result.step} · "
                           f"frame {result.time:.1f}")
         self.frame_rendered.emit(result)
@@ -295,6 +303,11 @@ class ViewerWidget(QWidget):
             self.input_view.setToolTip(f"Input frame {ds.names[idx]}")
             self.input_view.show()
         self.request_render(moving=False)
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._dirty:
+            self.request_render(moving=False)
 
     def shutdown(self) -> None:
         self._play_timer.stop()

@@ -88,7 +88,9 @@ def psnr(mse: float) -> float:
 
 def render_camera(model: NerfieModel, cameras: CameraBatch, index: int, width: int, height: int,
                   frame_id: int | None, near: float, far: float, alpha: float, chunk: int = 8192,
-                  codes: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+                  codes: tuple[torch.Tensor, torch.Tensor] | None = None,
+                  samples: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+    """Render one camera of ``cameras`` in chunks; ``samples`` = (proposal, shaded) overrides the model's."""
     dev = cameras.intrinsics.device
     v, u = torch.meshgrid(torch.arange(height, device=dev) + 0.5, torch.arange(width, device=dev) + 0.5, indexing="ij")
     px = torch.stack([u, v], -1).reshape(-1, 2).float()
@@ -102,7 +104,8 @@ def render_camera(model: NerfieModel, cameras: CameraBatch, index: int, width: i
                 w, a = model.codes(torch.full((p.shape[0],), int(frame_id or 0), device=dev, dtype=torch.long))
             else:
                 w, a = codes[0][:1].expand(p.shape[0], -1), codes[1][:1].expand(p.shape[0], -1)
-            out = model.render(o, d, w, a, near, far, alpha, train=False)
+            out = model.render(o, d, w, a, near, far, alpha, train=False, n_prop=samples[0] if samples else None,
+                               n_fine=samples[1] if samples else None)
             rgb.append(out["rgb"])
             depth.append(out["depth"])
             acc.append(out["acc"])

@@ -46,12 +46,14 @@ class TrainedScene:
     def from_data(self, cam: Camera) -> Camera:
         return cam.normalized(self.dataset.center, self.dataset.scale)
 
-    def render(self, cam: Camera, time: float, chunk: int = 4096) -> dict[str, torch.Tensor]:
-        """Render ``cam`` (normalised frame) at a fractional frame index ``time``."""
+    def render(self, cam: Camera, time: float, chunk: int = 4096,
+               samples: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+        """Render ``cam`` (normalised frame) at a fractional frame index ``time``; ``samples`` =
+        (proposal, shaded) per ray, default the model's own (what training evaluated with)."""
         batch = CameraBatch.stack([cam], device=self.device)
         codes = self.model.codes_at(time, 1, self.device)
         return render_camera(self.model, batch, 0, cam.width, cam.height, None, self.dataset.near, self.dataset.far,
-                             self.alpha, chunk=chunk, codes=codes)
+                             self.alpha, chunk=chunk, codes=codes, samples=samples)
 
 
 def load_scene(project_dir: str | Path, device: str = "auto") -> TrainedScene:

@@ -125,6 +125,19 @@ def view_size(aspect: float, long_side: int) -> tuple[int, int]:
     return max(MIN_SIDE, round(long_side * aspect)), long_side
 
 
+def moving_side(rays_per_second: float, aspect: float, preferred: int, still: int,
+                target_fps: float = 5.0) -> int:
+    """Long side to render at while the camera moves: ``preferred``, lowered until a frame fits
+    1/``target_fps`` at the measured ray rate (as instant-ngp's dynamic resolution does), never
+    below ``MIN_SIDE`` nor above the still resolution. Before any measurement: ``preferred``."""
+    side = min(preferred, still)
+    if rays_per_second <= 0:
+        return max(side, MIN_SIDE)
+    budget_pixels = rays_per_second / target_fps
+    fit = math.sqrt(budget_pixels * max(aspect, 1 / aspect))  # long side whose image has budget_pixels
+    return int(max(MIN_SIDE, min(side, fit)))
+
+
 def home_view(cameras: list[Camera], focus: np.ndarray, up: np.ndarray) -> OrbitCamera:
     """The viewer's starting (and reset) view: from the mean input camera position, at its field of view."""
     mean = np.mean([c.position for c in cameras], axis=0)

@@ -43,7 +43,8 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("gui_trained")
     generate(root / "cap", SynthSpec(frames=10, width=48, height=40, heldout=0, seed=5))
-    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", with_overrides(preset("cpu-preview"), TINY))
+    cfg = with_overrides(preset("cpu-preview"), TINY)
+    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", cfg)
     Trainer(proj).run(steps=30)
     return proj.root
 

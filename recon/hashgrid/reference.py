@@ -61,7 +61,9 @@ def _level_corners(xt: torch.Tensor, scale: float, res: int, size: int, dense: b
         hz = torch.stack([hz0, hz0 + p2])
         rows = (hx[:, None, None] ^ hy[None, :, None] ^ hz[None, None, :]) & (size - 1)
     w_axis = torch.stack([1 - frac, frac], dim=1)  # [3, 2, c]
-    return rows.reshape(8, -1).to(torch.int64) + offset, w_axis
+    # int32 rows where they came out int32 (index_select takes them; half the memory traffic);
+    # the backward's scatter widens them to int64 itself.
+    return rows.reshape(8, -1) + offset, w_axis
 
 
 def _combine(w_axis: torch.Tensor) -> torch.Tensor:
@@ -129,7 +131,7 @@ class _ReferenceEncode(torch.autograd.Function):
                 g = g_all[s:s + _CHUNK_POINTS, level] * weights[level]  # [c, F]
                 rows, w_axis = _level_corners(xt, scale, res, size, dense, offset)
                 if need_table:
-                    all_rows[k] = rows.reshape(-1)
+                    all_rows[k] = rows.reshape(-1)  # widened to int64 by the copy
                     all_vals[k].view(8, c, F).copy_(_combine(w_axis)[:, :, None] * g[None])
                 if need_x:
                     feats = table.index_select(0, rows.reshape(-1)).view(8, c, F).to(x.dtype)
