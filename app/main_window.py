@@ -86,8 +86,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings | None = None, projects_home: Path | None = None,
                  overrides: dict[str, object] | None = None) -> None:
         super().__init__()
-        from nerfie.recon.device import available_cores, describe_device, pick_device
+        from nerfie.recon.device import available_cores, describe_device, pick_device, preload_lazy_torch_modules
 
+        preload_lazy_torch_modules()  # now, not on the training thread while the UI waits for the GIL
         self.settings = settings or QSettings("Nerfie", "Nerfie")
         self.projects_home = projects_home or Path.home() / "Nerfie"
         self.overrides = dict(overrides or {})  # extra config keys (``nerfie gui --set``)

@@ -13,21 +13,9 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
 
 from nerfie.recon.dataset import load_dataset, read_ply
+from nerfie.recon.device import preload_lazy_torch_modules
 from nerfie.recon.project import Project
 from nerfie.render.frustums import frustum_depth, frustum_segments
-
-
-def load_compiler_before_opengl() -> None:
-    """Import torch's compiler stack (and Triton, when installed) before any OpenGL context exists.
-
-    Triton bundles its own LLVM; Mesa's software OpenGL (llvmpipe) loads the system one. Loaded in
-    that order (GL first, then Triton — which torch.optim does lazily on the training thread) the
-    process segfaults; loaded Triton first, both work. Measured under Xvfb with Mesa 22.
-    """
-    try:
-        import torch._dynamo  # noqa: F401  (imports triton when it is installed)
-    except Exception:
-        pass
 
 
 def opengl_available() -> bool:
@@ -35,7 +23,7 @@ def opengl_available() -> bool:
 
     if QGuiApplication.platformName() in ("offscreen", "minimal"):
         return False
-    load_compiler_before_opengl()
+    preload_lazy_torch_modules()  # Triton's LLVM must load before Mesa's (segfault otherwise)
     return QOpenGLContext().create()
 
 
@@ -133,7 +121,7 @@ class PosesView(QWidget):
             # Top-down: x right, z (depth) up the plot.
             if len(pts):
                 self.canvas.addItem(pg.ScatterPlotItem(pts[:, 0], pts[:, 2], size=2, pen=None,
-                                                       brush=[pg.mkBrush(*c) for c in cols]))
+                                                       brush=pg.mkBrush(170, 180, 190)))
             xs = np.stack([segs[0::2, 0], segs[1::2, 0]], 1).reshape(-1)
             zs = np.stack([segs[0::2, 2], segs[1::2, 2]], 1).reshape(-1)
             self.canvas.plot(xs, zs, connect="pairs", pen=pg.mkPen((255, 190, 50), width=1))

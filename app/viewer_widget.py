@@ -304,7 +304,7 @@ class ViewerWidget(QWidget):
             self.input_view.show()
         self.request_render(moving=False)
 
-    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+    def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         if self._dirty:
             self.request_render(moving=False)

@@ -6,6 +6,7 @@ size the pool to the cores this process may really use, not to ``os.cpu_count()`
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Literal
 
@@ -71,3 +72,19 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU ({available_cores()} cores available)"
+
+
+def preload_lazy_torch_modules() -> None:
+    """Import what torch otherwise imports lazily on a training thread's first step, for GUIs.
+
+    * ``torch._decomp.decompositions_for_jvp``: the elastic loss's first forward-mode derivative
+      TorchScript-compiles these, holding the GIL for ~0.3 s: a frozen UI if it happens mid-run.
+    * ``torch._dynamo`` (and Triton where installed): torch.optim imports it lazily. Triton bundles
+      its own LLVM; loaded *after* Mesa's software OpenGL (llvmpipe, its own LLVM) the process
+      segfaults (seen under Xvfb), loaded before, both work.
+    """
+    for name in ("torch._dynamo", "torch._decomp.decompositions_for_jvp"):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
