@@ -136,6 +136,11 @@ class MainWindow(QMainWindow):
         self.resizeDocks([log_dock], [150], Qt.Orientation.Vertical)
 
         self.device_label = QLabel(f"Device: {describe_device(device)} · {available_cores()} threads")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the running step; everything finished so far is kept")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop_jobs)
+        self.statusBar().addPermanentWidget(self.stop_button)
         self.statusBar().addPermanentWidget(self.device_label)
         self.statusBar().showMessage("Drop a video to start.")
 
@@ -393,16 +398,30 @@ class MainWindow(QMainWindow):
         job = Job(name, fn, self)
         job.event.connect(self._on_event)
         job.failed.connect(lambda msg, adv: self._job_failed(job, msg, adv))
-        job.was_cancelled.connect(lambda: self.append_log(f"{name}: stopped"))
+        job.was_cancelled.connect(lambda: self._job_cancelled(name))
         job.finished.connect(lambda: self._job_finished(job))
         self.jobs.append(job)
         job.start()
+        self.stop_button.setEnabled(True)
         return job
 
     def _job_finished(self, job: Job) -> None:
         if job in self.jobs:
             self.jobs.remove(job)
         job.deleteLater()
+        self.stop_button.setEnabled(any(j.isRunning() for j in self.jobs))
+
+    def stop_jobs(self) -> None:
+        """Cancel whatever runs; stages already finished stay finished, the running one is marked stopped."""
+        for job in self.jobs:
+            job.cancel()
+
+    def _job_cancelled(self, name: str) -> None:
+        self.append_log(f"{name}: stopped")
+        self.statusBar().showMessage("Stopped. Finished stages are kept; open the project to continue.")
+        for stage, seg in self.stage_bar.segments.items():
+            if seg.state == "running":
+                self.stage_bar.set_state(stage, "cancelled")
 
     def _job_failed(self, job: Job, message: str, advice: str) -> None:
         stage = EVENT_STAGE.get(job.name)
@@ -427,6 +446,8 @@ class MainWindow(QMainWindow):
             stage = EVENT_STAGE.get(ev.stage)
             if stage is not None:
                 self.stage_bar.set_state(stage, "done", ev.summary[:80])
+            if stage == "ingest":
+                self.stage_bar.set_state("poses", "running")  # process goes straight on to poses
             self.append_log(f"{ev.stage} done: {ev.summary}")
 
     def append_log(self, line: str, level: str = "info") -> None:

@@ -132,6 +132,24 @@ def test_a_bad_file_gives_an_error_dialog_and_the_app_stays_usable(window: MainW
     assert window.isVisible()
 
 
+def test_stopping_processing_keeps_the_decoded_frames(window: MainWindow, capture: Path, tmp_path: Path,
+                                                      qtbot) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.recon.project import Project
+
+    window.default_project_dir = lambda video: tmp_path / "proj"  # type: ignore[method-assign]
+    drop(window, capture / "video.mp4")
+    assert window.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: window.stage_bar.state("ingest") == "done", timeout=60_000)
+    window.stop_button.click()
+    qtbot.waitUntil(lambda: not window.jobs, timeout=60_000)
+    assert window.last_error is None  # stopping is not an error
+    proj = Project.load(tmp_path / "proj")
+    assert proj.stages["ingest"].state == "done" and len(list(proj.frames_dir.glob("*.png"))) >= 30
+    if proj.stages["poses"].state != "done":  # stopped in time: the bar says so
+        assert window.stage_bar.state("poses") == "cancelled"
+    assert not window.stop_button.isEnabled()
+
+
 def test_a_folder_that_is_not_a_project_says_so(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     window.open_path(tmp_path)
     assert window.last_error is not None and "not a Nerfie project" in window.last_error.text()
@@ -152,9 +170,9 @@ def test_training_updates_the_live_view_and_curves_without_stalling_the_ui(windo
     images: list[int] = []
     live.frame_rendered.connect(lambda r: images.append(r.step))
     meter = StallMeter()
-    meter.start()
     window.open_path(proj.root)  # poses are done: training starts by itself
-    assert window.current_page() == "train"
+    meter.start()  # from here on a training worker runs
+    assert window.current_page() == "train" and window.jobs[0].name == "train"
     qtbot.waitUntil(lambda: window.stage_bar.state("train") == "done", timeout=180_000)
     worst = meter.stop()
     print(f"worst UI event-loop stall while training: {worst * 1000:.1f} ms")
