@@ -6,9 +6,9 @@ without a window.
 
 Conventions (what users of instant-ngp, nerfstudio and Blender expect):
 
-* left-drag orbits: dragging right turns the view so the subject's right side comes into view
-  (azimuth decreases), dragging up looks from higher up (elevation increases, clamped short of the
-  poles so the image never flips);
+* left-drag orbits and the subject turns with the mouse, as if grabbed: drag right and its near
+  side moves right; drag up and it tilts up (the camera goes lower). Elevation stops 5° short of
+  the poles so the image never flips;
 * right/middle-drag pans: the point under the cursor follows the cursor;
 * the wheel zooms towards the focus point (one notch = 10 %), clamped to a sane range;
 * reset returns to the home view (the mean input camera).
@@ -85,7 +85,7 @@ class OrbitCamera:
     # ---- mouse gestures ---------------------------------------------------------------------
 
     def orbit(self, dx_pixels: float, dy_pixels: float) -> None:
-        """Left-drag by (dx, dy) screen pixels (y grows downwards, as Qt reports it)."""
+        """Left-drag by (dx, dy) screen pixels (y grows downwards, as Qt reports it); 0.3° per pixel."""
         step = math.radians(ORBIT_DEGREES_PER_PIXEL)
         self.azimuth -= dx_pixels * step
         self.elevation = max(-MAX_ELEVATION, min(MAX_ELEVATION, self.elevation + dy_pixels * step))
