@@ -43,7 +43,7 @@ def test_orbiting_turns_the_subject_with_the_mouse_at_a_constant_distance() -> N
     x1, y1 = nose_pixel(view, nose)
     assert x1 > x0 + 1 and abs(y1 - y0) < 1e-6
     view.orbit(0, -20)  # drag up: it moves up (the camera goes lower)
-    x2, y2 = nose_pixel(view, nose)
+    _, y2 = nose_pixel(view, nose)
     assert y2 < y1 - 1
     cam = view.camera(64, 64)
     assert np.linalg.norm(cam.position - FOCUS) == pytest.approx(d)
