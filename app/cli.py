@@ -154,6 +154,24 @@ def _cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from nerfie.recon.device import configure_threads
+    from nerfie.recon.importers import detect_dataset, import_dataset
+
+    configure_threads()
+    source = Path(args.source)
+    if not source.exists():
+        raise NerfieError(f"{source} does not exist.", "Check the path to the dataset.")
+    base = source.parent if source.is_file() else source
+    out = Path(args.output) if args.output else base.with_name(base.name + "-nerfie")
+    cfg = _config_from_args(args, out)
+    kind = detect_dataset(source)
+    proj = import_dataset(source, out, cfg)
+    print(f"Imported a {kind} dataset: {proj.stages['poses'].detail['registered']} posed frames. "
+          f"Project: {proj.root} — next: nerfie train {proj.root}")
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from nerfie.app.progress import TerminalProgress
     from nerfie.recon.config import with_overrides
@@ -203,7 +221,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     spec = RenderSpec(path=args.path or cfg.path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
                       long_side=long_side, time_mode=args.time or cfg.time_mode,
                       frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
-                      arc_degrees=args.arc)
+                      arc_degrees=args.arc, fast_samples=cfg.fast_samples)
     out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
     n = spec.frames if not args.camera_path else "?"
     print(f"Rendering {n} frames at {spec.long_side} px ({spec.path}, time {spec.time_mode}) → {out}", file=sys.stderr)
@@ -263,7 +281,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             spec = RenderSpec(path="turntable", seconds=args.seconds or (4.0 if cpu else r.seconds),
                               fps=args.fps or (15 if cpu else r.fps),
                               long_side=args.long_side or (256 if cpu else r.long_side), time_mode=r.time_mode,
-                              arc_degrees=args.arc)
+                              arc_degrees=args.arc, fast_samples=r.fast_samples)
             video = proj.renders_dir / "turntable.mp4"
             export(scene, spec, video, on_event=sink, cancelled=cancel.event.is_set)
             summary.seconds["render"] = time.perf_counter() - t0
@@ -320,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. sfm.seeds=[0,5]")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or report")
     p.set_defaults(func=_cmd_process)
+
+    p = sub.add_parser("import", help="posed dataset → project, skipping SfM: transforms.json, COLMAP "
+                                      "sparse/ + images/, or a Nerfies/HyperNeRF dataset folder")
+    p.add_argument("source", help="transforms.json (or its folder), COLMAP workspace, or Nerfies dataset folder")
+    p.add_argument("-o", "--output", help="project folder (default: <source folder>-nerfie beside it)")
+    p.add_argument("--preset", choices=["cpu-preview", "gpu-standard", "gpu-quality"])
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. train.steps=5000")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("train", help="train the Nerfie of a processed project (resumes from its checkpoint)")
     p.add_argument("project", help="project folder made by `nerfie process`")

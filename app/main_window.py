@@ -214,11 +214,16 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: Path) -> None:
         """A dropped or chosen path: a project folder opens, anything else is treated as a video."""
+        from nerfie.recon.importers import detect_dataset
+
         if path.is_dir() and (path / "project.json").exists():
             self.open_project(path)
+        elif detect_dataset(path) is not None:
+            self.import_dataset(path)
         elif path.is_dir():
             self.show_error(f"{path.name} is a folder but not a Nerfie project.",
-                            "Drop a video file, or a folder made by Nerfie (it holds project.json).")
+                            "Drop a video file, a folder made by Nerfie (it holds project.json), or a dataset "
+                            "with camera poses (transforms.json, COLMAP sparse/ + images/, Nerfies folder).")
         else:
             self.start_video(path)
 
@@ -251,6 +256,25 @@ class MainWindow(QMainWindow):
         job = self._start_job("process", work)
         job.succeeded.connect(self._processed)
         job.failed.connect(lambda *_: self._failed_project(project_dir))
+
+    def import_dataset(self, source: Path, project_dir: Path | None = None) -> None:
+        """A dataset that already has camera poses: import it (no COLMAP), then carry on as for a video."""
+        if self._busy():
+            return
+        base = source.parent if source.is_file() else source
+        project_dir = project_dir or base.with_name(base.name + "-nerfie")
+        cfg = with_overrides(self.settings_panel.config(), self.overrides) if self.overrides \
+            else self.settings_panel.config()
+        self.stage_bar.set_state("ingest", "running", "importing poses")
+        self.append_log(f"Importing {source} into {project_dir}")
+
+        def work(_on_event, _cancelled, _paused):  # type: ignore[no-untyped-def]
+            from nerfie.recon.importers import import_dataset
+
+            return import_dataset(source, project_dir, cfg)
+
+        job = self._start_job("process", work)
+        job.succeeded.connect(self._processed)
 
     def open_project(self, root: Path) -> None:
         if self._busy():

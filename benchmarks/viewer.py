@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from nerfie.recon.device import configure_threads
-from nerfie.render.live import interactive_samples, render_preview
+from nerfie.render.live import render_preview
 from nerfie.render.scene import TrainedScene, load_scene
 from nerfie.render.viewer import home_view, moving_side
 
@@ -76,7 +76,7 @@ def main() -> None:
     scene = load_scene(root)
     cfg = scene.model.cfg
     print(f"project {root} · preset {scene.project.config.preset} · {threads} threads · "
-          f"viewer samples {interactive_samples(scene)} (model {cfg.proposal_samples[0]}, {cfg.shaded_samples})")
+          f"viewer samples {scene.reduced_samples()} (model {cfg.proposal_samples[0]}, {cfg.shaded_samples})")
     still = fps(scene, 128, args.repeats)
     rate = still * 128 * 128
     c = scene.cameras[0]

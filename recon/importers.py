@@ -168,3 +168,50 @@ def import_nerfies(dataset_dir: str | Path, project_dir: str | Path, config: Ner
     override = {k: scene[k] for k in ("center", "scale", "near", "far") if k in scene}
     return _finish_import(proj, names, cams, pts, np.full((len(pts), 3), 128, np.uint8), [[] for _ in pts],
                           time_ids, "nerfies", override, background=pts)
+
+
+def detect_dataset(source: str | Path) -> str | None:
+    """Which importer reads ``source``: "transforms", "colmap", "nerfies", or None (not a posed dataset)."""
+    src = Path(source)
+    if src.is_file():
+        return "transforms" if src.suffix == ".json" else None
+    if not src.is_dir():
+        return None
+    if (src / "transforms.json").exists():
+        return "transforms"
+    if (src / "dataset.json").exists() and (src / "camera").is_dir():
+        return "nerfies"
+    if _colmap_model_dir(src) is not None:
+        return "colmap"
+    return None
+
+
+def _colmap_model_dir(root: Path) -> Path | None:
+    """The model folder in a COLMAP workspace: ``sparse/0``, ``sparse`` or the folder itself."""
+    for cand in (root / "sparse" / "0", root / "sparse", root / "colmap" / "sparse" / "0", root):
+        if any((cand / f"images{ext}").exists() for ext in (".bin", ".txt")):
+            return cand
+    return None
+
+
+def import_dataset(source: str | Path, project_dir: str | Path, config: NerfieConfig) -> Project:
+    """Create a project from any posed dataset :func:`detect_dataset` recognises."""
+    src = Path(source)
+    kind = detect_dataset(src)
+    if kind == "transforms":
+        return import_transforms(src if src.is_file() else src / "transforms.json", project_dir, config)
+    if kind == "nerfies":
+        return import_nerfies(src, project_dir, config)
+    if kind == "colmap":
+        model = _colmap_model_dir(src)
+        assert model is not None
+        images = next((p for p in (src / "images", model.parent / "images", model.parent.parent / "images")
+                       if p.is_dir()), None)
+        if images is None:
+            raise NerfieError(f"Found a COLMAP model in {model} but no images/ folder beside it.",
+                              "Put the images the model was made from in an images/ folder next to sparse/.")
+        return import_colmap(model, images, project_dir, config)
+    raise NerfieError(f"{src} is not a dataset with camera poses Nerfie can read.",
+                      "Give a transforms.json (nerfstudio / instant-ngp), a COLMAP workspace (sparse/ and "
+                      "images/) or a Nerfies dataset folder (camera/, rgb/, dataset.json); for a video, "
+                      "use `nerfie process`.")

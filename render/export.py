@@ -29,6 +29,7 @@ class RenderSpec:
     time_mode: str = "play"
     frozen_frame: int = 0
     arc_degrees: float = 360.0
+    fast_samples: bool = False  # the viewer's reduced sample budget (TrainedScene.reduced_samples)
 
     @property
     def frames(self) -> int:
@@ -90,7 +91,8 @@ def to_uint8(rgb) -> np.ndarray:
 
 
 def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: int, png_dir: Path | None = None,
-                 on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> Path:
+                 on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
+                 samples: tuple[int, int] | None = None) -> Path:
     """Render every frame and encode ``out`` (MP4); writes ``out`` only when complete."""
     import imageio_ffmpeg
 
@@ -105,7 +107,7 @@ def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: i
             for k, f in enumerate(frames):
                 if cancelled():
                     raise Cancelled()
-                img = to_uint8(scene.render(f.camera, f.time)["rgb"])
+                img = to_uint8(scene.render(f.camera, f.time, samples=samples)["rgb"])
                 writer.send(np.ascontiguousarray(img))
                 if png_dir is not None:
                     with atomic_path(png_dir / f"frame_{k:05d}.png") as p:
@@ -127,7 +129,8 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
         frames = plan(scene, spec)
         write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))
     png_dir = out.with_suffix("") if png else None
-    return render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled)
+    samples = scene.reduced_samples() if spec.fast_samples else None
+    return render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled, samples)
 
 
 def estimate_seconds(spec: RenderSpec, aspect: float, rays_per_second: float) -> float:

@@ -61,3 +61,18 @@ def test_bad_set_option_and_untrained_project_fail_in_one_line(tmp_path: Path) -
         res = subprocess.run([nerfie_exe(), verb, str(tmp_path / "q")], capture_output=True, text=True, timeout=120)
         lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
         assert res.returncode == 2 and len(lines) == 1 and lines[0].startswith("nerfie: error:"), res.stderr
+
+
+def test_import_recognises_a_transforms_dataset_and_refuses_a_plain_folder(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.recon.project import Project
+    from nerfie.recon.synth import SynthSpec, generate
+
+    generate(tmp_path / "cap", SynthSpec(frames=6, width=32, height=32, heldout=0, seed=1))
+    assert main(["import", str(tmp_path / "cap"), "-o", str(tmp_path / "proj"), "--preset", "cpu-preview"]) == 0
+    assert "Imported a transforms dataset: 6 posed frames" in capsys.readouterr().out
+    proj = Project.load(tmp_path / "proj")
+    assert proj.stages["poses"].state == "done" and proj.config.preset == "cpu-preview"
+    (tmp_path / "empty").mkdir()
+    res = subprocess.run([nerfie_exe(), "import", str(tmp_path / "empty")], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "not a dataset with camera poses" in res.stderr and "Traceback" not in res.stderr

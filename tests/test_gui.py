@@ -150,6 +150,16 @@ def test_stopping_processing_keeps_the_decoded_frames(window: MainWindow, captur
     assert not window.stop_button.isEnabled()
 
 
+def test_dropping_a_posed_dataset_imports_it_and_trains(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.recon.synth import SynthSpec, generate
+
+    generate(tmp_path / "cap", SynthSpec(frames=8, width=40, height=32, heldout=0, seed=8))
+    drop(window, tmp_path / "cap")
+    qtbot.waitUntil(lambda: window.stage_bar.state("train") == "done", timeout=120_000)
+    assert window.project is not None and window.project.root == tmp_path / "cap-nerfie"
+    assert window.poses_page.camera_count == 8
+
+
 def test_a_folder_that_is_not_a_project_says_so(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     window.open_path(tmp_path)
     assert window.last_error is not None and "not a Nerfie project" in window.last_error.text()

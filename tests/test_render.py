@@ -120,3 +120,37 @@ def test_rendering_an_untrained_project_says_so(tmp_path: Path) -> None:
     Project.create(tmp_path / "p", preset("cpu-preview"))
     with pytest.raises(NerfieError, match="no trained model"):
         load_scene(tmp_path / "p")
+
+
+def test_rendering_input_cameras_through_export_matches_the_trainers_evaluation(scene: TrainedScene,
+                                                                              tmp_path: Path) -> None:
+    """The export path (camera → render → uint8 frames) and the trainer's evaluation agree on PSNR."""
+    import imageio.v3 as iio
+
+    from nerfie.recon.train import Trainer, psnr
+    from nerfie.render.export import render_video
+    from nerfie.render.paths import PathFrame
+
+    trainer = Trainer(scene.project)  # resumes the same checkpoint
+    ds = scene.dataset
+    picks = [2, 7]
+    expected = trainer.evaluate(picks)
+    frames = [PathFrame(scene.cameras[i], float(ds.time_ids[i])) for i in picks]
+    render_video(scene, frames, tmp_path / "inputs.mp4", fps=2, png_dir=tmp_path / "png")
+    mses = []
+    for k, i in enumerate(picks):
+        got = iio.imread(tmp_path / "png" / f"frame_{k:05d}.png").astype(np.float64) / 255
+        gt = iio.imread(ds.root / ds.frames_dir / ds.names[i])[..., :3].astype(np.float64) / 255
+        mses.append(float(np.mean((got - gt) ** 2)))
+    assert psnr(float(np.mean(mses))) == pytest.approx(expected, abs=0.05)
+
+
+def test_the_fast_budget_is_three_quarters_and_two_thirds_of_the_models_samples() -> None:
+    from types import SimpleNamespace
+
+    def fake(name: str) -> SimpleNamespace:
+        return SimpleNamespace(model=SimpleNamespace(cfg=preset(name).model))
+
+    assert TrainedScene.reduced_samples(fake("cpu-preview")) == (24, 16)  # type: ignore[arg-type]
+    assert TrainedScene.reduced_samples(fake("gpu-standard")) == (192, 32)  # type: ignore[arg-type]
+    assert preset("cpu-preview").render.fast_samples and not preset("gpu-standard").render.fast_samples
