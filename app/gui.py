@@ -19,6 +19,11 @@ def run_gui(path: str | None = None, overrides: dict[str, object] | None = None)
     app.setApplicationName("Nerfie")
     app.setOrganizationName("Nerfie")
     app.setStyle("Fusion")
+    from PySide6.QtGui import QIcon
+
+    import nerfie.assets
+
+    app.setWindowIcon(QIcon(str(Path(nerfie.assets.__file__).with_name("nerfie.svg"))))
     window = MainWindow(overrides=overrides)
     window.show()
     if path:
