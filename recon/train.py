@@ -135,7 +135,6 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)
         self.step = 0
         self.lr_scale = 1.0
-        self.time_fraction = 0.0  # share of the wall-clock budget used (run() updates it)
         self.nan_steps = 0
         self.ckpt_path = project.checkpoints_dir / CHECKPOINT
         if self.ckpt_path.exists():
@@ -162,10 +161,8 @@ class Trainer:
         return max(1, self.cfg.train.steps)
 
     def lr_factor(self, step: int) -> float:
-        """Exponential decay from lr to lr_final over the run: over the steps, or over the time budget
-        when that ends first — a budget-bound run still gets its low-LR finish (worth ~0.3 dB)."""
         t = self.cfg.train
-        frac = min(max(step / max(self.total_steps() - 1, 1), self.time_fraction), 1.0)
+        frac = min(step / max(self.total_steps() - 1, 1), 1.0)
         return (t.lr_final / t.lr) ** frac * self.lr_scale
 
     def alpha(self, step: int) -> float:
@@ -316,8 +313,6 @@ class Trainer:
                 if budget and time.perf_counter() - t0 > budget:
                     stop_reason = "time budget"
                     break
-                if budget:
-                    self.time_fraction = (time.perf_counter() - t0) / budget
                 last = self.train_step()
                 if self.step % 10 == 0 or self.step == end_step:
                     el = time.perf_counter() - t0

@@ -185,14 +185,3 @@ def test_run_stops_at_the_step_budget_and_records_the_stage(tiny_capture: Path, 
     assert Project.load(proj.root).stages["train"].state == "done"
     assert any(type(e).__name__ == "TrainStatus" for e in events)
     assert (proj.checkpoints_dir / "latest.pt").exists()
-
-
-def test_a_time_budget_anneals_the_learning_rate_to_its_final_value_by_the_deadline(tiny_capture: Path,
-                                                                                   tmp_path: Path) -> None:
-    tr = Trainer(make_project(tiny_capture, tmp_path / "p", **{"train.steps": 100000}))
-    t = tr.cfg.train
-    assert tr.lr_factor(10) == pytest.approx((t.lr_final / t.lr) ** (10 / 99999))  # steps decide
-    tr.time_fraction = 0.5  # half the wall-clock budget used: halfway down the decay, whatever the step
-    assert tr.lr_factor(10) == pytest.approx((t.lr_final / t.lr) ** 0.5)
-    tr.time_fraction = 1.0
-    assert tr.lr_factor(10) == pytest.approx(t.lr_final / t.lr)
