@@ -106,6 +106,8 @@ def test_dropping_a_video_runs_the_pipeline_and_the_stage_bar_advances(window: M
     assert window.stage_bar.state("ingest") == "done"
     registered = window.project.stages["poses"].detail["registered"]
     assert window.poses_page.camera_count == registered >= 30  # the registered frames are drawn
+    total = window.project.stages["poses"].detail["total"]
+    assert window.poses_page.failed.count() == total - registered  # the others are listed, with thumbnails
     assert "registered" in window.poses_page.report.toPlainText()
     # It goes on to train by itself, and ends in the viewer with the result.
     qtbot.waitUntil(lambda: window.current_page() == "viewer" and window.viewer_page.last_result is not None,
@@ -326,6 +328,25 @@ def test_the_export_dialog_writes_an_mp4_and_opens_its_folder(window: MainWindow
     assert opened == [tmp_path / "out"]
     assert window.stage_bar.state("render") == "done"
     assert dlg.progress.value() == 6
+
+
+def test_cancelling_an_export_leaves_no_video(window: MainWindow, trained_project: Path, tmp_path: Path,
+                                             qtbot) -> None:  # type: ignore[no-untyped-def]
+    window.open_path(trained_project)
+    qtbot.waitUntil(lambda: window.scene is not None, timeout=60_000)
+    window.open_export()
+    dlg = window.export_dialog
+    dlg.open_folder = lambda _p: None
+    dlg.seconds.setValue(60.0)
+    dlg.resolution.setValue(64)
+    dlg.out.setText(str(tmp_path / "long.mp4"))
+    dlg.export_button.click()
+    qtbot.waitUntil(lambda: dlg.progress.value() >= 1, timeout=60_000)
+    dlg.cancel_button.click()
+    qtbot.waitUntil(lambda: not dlg.job.isRunning(), timeout=60_000)
+    assert "Cancelled" in dlg.status.text()
+    assert not (tmp_path / "long.mp4").exists() and dlg.written is None
+    assert dlg.export_button.isEnabled()  # can export again
 
 
 def test_exporting_before_training_explains_what_to_do(window: MainWindow) -> None:
