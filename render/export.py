@@ -16,6 +16,7 @@ from nerfie.recon.camera import Camera
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Progress, StageDone, ignore
 from nerfie.recon.fileio import atomic_path, read_json, write_json_atomic
+from nerfie.recon.project import Project
 from nerfie.render.paths import PathFrame, frame_times, make_path
 from nerfie.render.scene import TrainedScene
 
@@ -130,7 +131,16 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
         write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))
     png_dir = out.with_suffix("") if png else None
     samples = scene.reduced_samples() if spec.fast_samples else None
-    return render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled, samples)
+    written = render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled, samples)
+    # Record it (re-read first: the scene's Project object may be older than project.json).
+    proj = Project.load(scene.project.root)
+    try:
+        video = proj.relative(written)
+    except ValueError:  # written outside the project folder
+        video = str(written)
+    proj.set_stage("render", "done", video=video, frames=len(frames), fps=spec.fps, path=spec.path,
+                   time_mode=spec.time_mode)
+    return written
 
 
 def estimate_seconds(spec: RenderSpec, aspect: float, rays_per_second: float) -> float:

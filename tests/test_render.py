@@ -102,6 +102,10 @@ def test_mp4_has_the_expected_frames_size_and_rate_and_is_not_blank(scene: Train
     assert max(w, h) == 48 and w % 2 == 0 and h % 2 == 0
     assert all(f.astype(float).std() > 2 for f in frames)
     assert (tmp_path / "orbit.camera_path.json").exists() and len(list((tmp_path / "orbit").glob("*.png"))) == 8
+    from nerfie.recon.project import Project
+
+    stage = Project.load(scene.project.root).stages["render"]  # the project records what was exported
+    assert stage.state == "done" and stage.detail["frames"] == 8 and stage.detail["video"].endswith("orbit.mp4")
 
 
 def test_frozen_time_is_still_and_playing_time_moves(scene: TrainedScene) -> None:
