@@ -91,6 +91,6 @@ class StageBar(QWidget):
         if stage is None:
             return
         seg = self.segments[stage]
-        if seg.state != "running":
+        if seg.state not in ("running", "paused"):  # an event queued before a pause must not unpause the bar
             seg.set_state("running")
         seg.set_progress(done, total, message or f"{event_stage}: {done}/{total}" if total else message)
