@@ -82,6 +82,11 @@ def load_train_data(ds: Dataset, max_side: int, device: torch.device) -> TrainDa
     )
 
 
+def warp_alpha(cfg: NerfieConfig, step: int) -> float:
+    """The deformation window α at ``step``: 0 → warp_freqs over warp_anneal_steps (coarse-to-fine)."""
+    return cfg.model.warp_freqs * min(step / max(cfg.train.warp_anneal_steps, 1), 1.0)
+
+
 def psnr(mse: float) -> float:
     return -10 * math.log10(max(mse, 1e-10))
 
@@ -166,7 +171,7 @@ class Trainer:
         return (t.lr_final / t.lr) ** frac * self.lr_scale
 
     def alpha(self, step: int) -> float:
-        return self.cfg.model.warp_freqs * min(step / max(self.cfg.train.warp_anneal_steps, 1), 1.0)
+        return warp_alpha(self.cfg, step)
 
     def hash_alpha(self, step: int) -> float:
         L = self.cfg.model.hash_levels

@@ -15,7 +15,7 @@ import torch
 
 from nerfie.recon.camera import Camera
 from nerfie.recon.train import Trainer
-from nerfie.render.scene import TrainedScene
+from nerfie.render.scene import TrainedScene, scene_from_model
 from nerfie.render.viewer import MIN_SIDE, OrbitCamera, view_size
 
 
@@ -23,13 +23,7 @@ def snapshot_scene(trainer: Trainer) -> TrainedScene:
     """A frozen copy of ``trainer``'s current weights as a scene; call from the training thread between steps."""
     with torch.no_grad():
         model = copy.deepcopy(trainer.model).eval()
-    cams = trainer.dataset.normalized_cameras()
-    from nerfie.recon.sfm.normalize import focus_of_cameras
-
-    focus, _ = focus_of_cameras(cams)
-    up = trainer.dataset.up / np.linalg.norm(trainer.dataset.up)
-    return TrainedScene(project=trainer.project, dataset=trainer.dataset, model=model, device=trainer.device,
-                        step=trainer.step, alpha=trainer.alpha(trainer.step), cameras=cams, focus=focus, up=up)
+    return scene_from_model(trainer.project, trainer.dataset, model, trainer.device, trainer.step)
 
 
 def render_preview(scene: TrainedScene, view: OrbitCamera | Camera, time: float, long_side: int,

@@ -20,7 +20,7 @@ from nerfie.recon.errors import NerfieError
 from nerfie.recon.model.nerfie import NerfieModel
 from nerfie.recon.project import Project
 from nerfie.recon.sfm.normalize import focus_of_cameras
-from nerfie.recon.train import CHECKPOINT, render_camera
+from nerfie.recon.train import CHECKPOINT, render_camera, warp_alpha
 
 
 @dataclass
@@ -80,11 +80,14 @@ def load_scene(project_dir: str | Path, device: str = "auto") -> TrainedScene:
     except RuntimeError as exc:
         raise NerfieError(f"The checkpoint in {project.root} does not match its settings.",
                           "Retrain, or restore the settings it was trained with.") from exc
-    model.eval()
-    step = int(state["step"])
-    t = project.config.train
-    alpha = project.config.model.warp_freqs * min(step / max(t.warp_anneal_steps, 1), 1.0)
-    cams = ds.normalized_cameras()
+    return scene_from_model(project, ds, model.eval(), dev, int(state["step"]))
+
+
+def scene_from_model(project: Project, dataset: Dataset, model: NerfieModel, device: torch.device,
+                     step: int) -> TrainedScene:
+    """Wrap weights (loaded, or a live copy from a trainer) with the framing every renderer needs."""
+    cams = dataset.normalized_cameras()
     focus, _ = focus_of_cameras(cams)
-    return TrainedScene(project=project, dataset=ds, model=model, device=dev, step=step, alpha=alpha, cameras=cams,
-                        focus=focus, up=ds.up / np.linalg.norm(ds.up))
+    return TrainedScene(project=project, dataset=dataset, model=model, device=device, step=step,
+                        alpha=warp_alpha(project.config, step), cameras=cams, focus=focus,
+                        up=dataset.up / np.linalg.norm(dataset.up))
