@@ -256,7 +256,11 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
         }
 
+    def trained_code_ids(self) -> list[int]:
+        return sorted({int(self.data.frame_ids[i]) for i in self.data.train})
+
     def save(self) -> Path:
+        self.model.fill_untrained_codes(self.trained_code_ids())
         with atomic_path(self.ckpt_path) as tmp:
             torch.save(self.state(), tmp)
         return self.ckpt_path
@@ -286,6 +290,7 @@ class Trainer:
         idx = indices if indices is not None else self.data.val
         if not idx:
             return float("nan")
+        self.model.fill_untrained_codes(self.trained_code_ids())
         self.model.eval()
         mses = []
         for i in idx:

@@ -13,7 +13,7 @@ from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid import window_weights
 from nerfie.recon.model.fields import DeformationField, posenc
 from nerfie.recon.model.losses import background_loss, elastic_residual, geman_mcclure, warp_jacobian
-from nerfie.recon.model.se3 import exp_se3, skew
+from nerfie.recon.model.se3 import apply_se3, exp_se3, skew
 from nerfie.recon.project import Project
 from nerfie.recon.train import Trainer
 
@@ -47,6 +47,23 @@ def test_se3_is_exactly_identity_at_zero_with_finite_gradients() -> None:
                                                                                                           dtype=torch.float64))
     (R.sum() + t.sum()).backward()
     assert torch.isfinite(r.grad).all() and torch.isfinite(v.grad).all()
+
+
+def test_applying_a_screw_without_matrices_equals_R_x_plus_t() -> None:
+    g = torch.Generator().manual_seed(1)
+    # large rotations, and tiny ones on the Taylor branch
+    r = torch.cat([torch.randn(64, 3, generator=g, dtype=torch.float64),
+                   1e-5 * torch.randn(16, 3, generator=g, dtype=torch.float64)])
+    v = torch.randn(80, 3, generator=g, dtype=torch.float64)
+    x = torch.randn(80, 3, generator=g, dtype=torch.float64)
+    R, t = exp_se3(r, v)
+    assert torch.allclose(apply_se3(r, v, x), (R @ x[..., None])[..., 0] + t, atol=1e-12)
+    zero = torch.zeros(5, 3, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(5, 3, dtype=torch.float64)
+    out = apply_se3(zero, zero, y)
+    assert torch.equal(out, y)
+    out.sum().backward()
+    assert torch.isfinite(zero.grad).all()
 
 
 def test_elastic_residual_is_zero_for_rigid_and_grows_with_shear() -> None:
@@ -185,3 +202,22 @@ def test_run_stops_at_the_step_budget_and_records_the_stage(tiny_capture: Path, 
     assert Project.load(proj.root).stages["train"].state == "done"
     assert any(type(e).__name__ == "TrainStatus" for e in events)
     assert (proj.checkpoints_dir / "latest.pt").exists()
+
+
+def test_held_out_frames_get_codes_blended_from_their_trained_neighbours() -> None:
+    from nerfie.recon.config import ModelConfig
+    from nerfie.recon.model.nerfie import NerfieModel
+
+    model = NerfieModel(ModelConfig(hash_levels=2, hash_log2_table=10, hash_max_res=32, warp_width=8,
+                                    warp_depth=2, warp_freqs=2), num_frames=6, backend="torch")
+    with torch.no_grad():
+        model.warp_codes.weight.copy_(torch.arange(6, dtype=torch.float32)[:, None].expand(6, 8) * 10)
+        model.appearance_codes.weight.copy_(torch.arange(6, dtype=torch.float32)[:, None].expand(6, 8))
+    model.fill_untrained_codes([1, 2, 4])  # 0 and 5 are ends, 3 lies between trained 2 and 4
+    w = model.warp_codes.weight[:, 0].tolist()
+    a = model.appearance_codes.weight[:, 0].tolist()
+    assert w == [10.0, 10.0, 20.0, 30.0, 40.0, 40.0]
+    assert a == [1.0, 1.0, 2.0, 3.0, 4.0, 4.0]
+    model.warp_codes.weight.data[3] = -1.0
+    model.fill_untrained_codes([1, 2, 4])
+    assert model.warp_codes.weight[3, 0].item() == 30.0  # rebuilt each time from the trained codes

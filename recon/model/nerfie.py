@@ -58,6 +58,32 @@ class NerfieModel(nn.Module):
         w, a = self.codes(ids)
         return ((1 - f) * w[0] + f * w[1]).expand(n, -1), ((1 - f) * a[0] + f * a[1]).expand(n, -1)
 
+    @torch.no_grad()
+    def fill_untrained_codes(self, trained_ids: list[int]) -> None:
+        """Give every code no training ray ever reached (held-out frames) the blend of the nearest
+        trained codes before and after it in time.
+
+        Those rows keep their random initial values otherwise, so a held-out frame would be scored —
+        and a render passing through its time would be drawn — with a deformation and appearance the
+        model never learnt. They get no gradient, so overwriting them does not change training.
+        """
+        known = sorted({int(i) for i in trained_ids})
+        known_set = set(known)
+        if not known:
+            return
+        for emb in (self.warp_codes, self.appearance_codes):
+            table = emb.weight
+            for i in range(table.shape[0]):
+                if i in known_set:
+                    continue
+                lo = max((k for k in known if k < i), default=None)
+                hi = min((k for k in known if k > i), default=None)
+                if lo is None or hi is None:
+                    table[i] = table[hi if lo is None else lo]
+                else:
+                    f = (i - lo) / (hi - lo)
+                    table[i] = (1 - f) * table[lo] + f * table[hi]
+
     # ---- rendering --------------------------------------------------------------------------------
 
     def warp_points(self, x: torch.Tensor, warp_code: torch.Tensor, alpha: float) -> torch.Tensor:

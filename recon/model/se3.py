@@ -39,7 +39,22 @@ def exp_se3(r: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return R, (V @ v[..., None])[..., 0]
 
 
+def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    ax, ay, az = a.unbind(-1)
+    bx, by, bz = b.unbind(-1)
+    return torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], -1)
+
+
 def apply_se3(r: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """x' = R x + t for points [..., 3] and per-point screws (r, v) [..., 3]."""
-    R, t = exp_se3(r, v)
-    return (R @ x[..., None])[..., 0] + t
+    """x' = R x + t for points [..., 3] and per-point screws (r, v) [..., 3].
+
+    The same map as :func:`exp_se3`, applied without forming any 3×3 matrix: with ``K u = r × u`` and
+    ``K² u = r (r·u) − θ² u``, ``R x = x + A·Kx + B·K²x`` and ``t = v + B·Kv + C·K²v``. On CPU this is
+    ~3× cheaper than building R and V and multiplying (no tiny batched matmuls), and it is the warp's
+    inner loop in training and rendering.
+    """
+    theta2 = (r * r).sum(-1, keepdim=True)
+    a, b, c = _coefficients(theta2)
+    # A·Kx + B·Kv = r × (A x + B v);  B·K²x + C·K²v = r (r·q) − θ² q with q = B x + C v
+    q = b * x + c * v
+    return x + v + _cross(r, a * x + b * v) + r * (r * q).sum(-1, keepdim=True) - theta2 * q
