@@ -91,6 +91,22 @@ def test_reference_matches_naive_autograd(cfg: tuple[int, ...]) -> None:
         assert rel_err(v, u) < 1e-12
 
 
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_reference_matches_naive_autograd_inside_the_unit_cube(cfg: tuple[int, ...]) -> None:
+    """The in-cube fast path (dense levels without the uint32 wrap) indexes exactly like the general one,
+    up to points on the cube's faces and corners."""
+    geom = GridGeometry(*cfg)
+    faces = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [1.0, 0.0, 0.5], [0.0, 1.0, 1.0], [0.5, 1.0, 0.0]],
+                         dtype=torch.float64)
+    x = torch.cat([make_points(300, geom, 2, 0.0, 1.0, torch.float64), faces])
+    table = random_table(geom, 3, torch.float64)
+    mask = torch.ones(geom.levels, dtype=torch.float64)
+    a = grads(lambda p, t: naive_encode(p, t, geom, mask), x, table)
+    b = grads(lambda p, t: reference_encode(p, t, geom, mask), x, table)
+    for u, v in zip(a, b, strict=True):
+        assert rel_err(v, u) < 1e-12
+
+
 def test_reference_gradients_pass_gradcheck_in_float64() -> None:
     geom = GridGeometry(3, 2, 8, 3, 20)
     x = make_points(400, geom, 5, dtype=torch.float64)

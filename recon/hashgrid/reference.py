@@ -24,19 +24,29 @@ _I32 = tuple(p - (1 << 32) if p >= 1 << 31 else p for p in PRIMES)  # the primes
 _CHUNK_POINTS = 1 << 17
 
 
-def _level_corners(xt: torch.Tensor, scale: float, res: int, size: int, dense: bool, offset: int
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+def _level_corners(xt: torch.Tensor, scale: float, res: int, size: int, dense: bool, offset: int,
+                   in_unit_cube: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Table rows [8, c] of the 8 corners of each point's cell on one level, and the per-axis linear
     weights [3, 2, c] (lower, upper corner), for points given transposed as ``xt`` [3, c].
 
     Corner-major layout with the points innermost keeps every broadcast contiguous, and the 8
     corners are built separably — two integer coordinates per axis combined by broadcasting — which
-    is several times cheaper than hashing [c, 8, 3] corner triples.
+    is several times cheaper than hashing [c, 8, 3] corner triples. ``in_unit_cube`` (every point in
+    [0, 1]^3, as contracted scene points are) lets dense levels skip the uint32 wrap and the modulo.
     """
     pos = xt * scale + 0.5
     cell = torch.floor(pos)
     frac = pos - cell
-    if dense or size & (size - 1):
+    if dense and in_unit_cube:
+        # Inside [0, 1]^3 every corner coordinate is in [0, res], so x + y·res + z·res² is exact in int32
+        # and below 2·size: the uint32 wrap never happens and the modulo is one conditional subtraction.
+        lo = cell.to(torch.int32)
+        ax = torch.stack([lo[0], lo[0] + 1])
+        ay = torch.stack([lo[1], lo[1] + 1]) * res
+        az = torch.stack([lo[2], lo[2] + 1]) * (res * res)
+        rows = ax[:, None, None] + ay[None, :, None] + az[None, None, :]
+        rows = torch.where(rows >= size, rows - size, rows)
+    elif dense or size & (size - 1):
         lo = cell.to(torch.int64)
         c = torch.stack([lo, lo + 1], dim=1) & U32  # [3, 2, c] uint32 corner coordinates
         if dense:
@@ -64,6 +74,30 @@ def _level_corners(xt: torch.Tensor, scale: float, res: int, size: int, dense: b
     # int32 rows where they came out int32 (index_select takes them; half the memory traffic);
     # the backward's scatter widens them to int64 itself.
     return rows.reshape(8, -1) + offset, w_axis
+
+
+_ROW_AS_INT = {2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _gather_rows(table: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``table[rows]`` for a [S, F] table, as [len(rows), F].
+
+    A row of F = 2 fp32 features is 8 bytes: read as one int64 per row, the gather is a 1-D
+    ``index_select`` of scalars, measured 4× faster on CPU than gathering 2-wide rows (0.5 vs 2.2 ms
+    for 786 k rows of a 2^17-row table, 2 threads). Bit-exact: the bytes are only moved.
+    """
+    F = table.shape[1]
+    as_int = _ROW_AS_INT.get(F * table.element_size())
+    if as_int is None or not table.is_contiguous():
+        return table.index_select(0, rows)
+    return table.view(as_int).view(-1).index_select(0, rows).view(table.dtype).view(-1, F)
+
+
+def _in_unit_cube(x: torch.Tensor) -> bool:
+    if x.numel() == 0:
+        return True
+    lo, hi = torch.aminmax(x)
+    return bool((lo >= 0) & (hi <= 1))
 
 
 def _combine(w_axis: torch.Tensor) -> torch.Tensor:
@@ -95,13 +129,14 @@ class _ReferenceEncode(torch.autograd.Function):
         n, L, F = x.shape[0], geom.levels, geom.features
         out = torch.zeros((n, L, F), dtype=x.dtype, device=x.device)
         weights = mask.detach().to("cpu", torch.float64).tolist()
+        inside = _in_unit_cube(x)
         for s in range(0, n, _CHUNK_POINTS):
             xt = x[s:s + _CHUNK_POINTS].t().contiguous()
             for level, scale, res, size, dense, offset in _levels(geom):
                 if weights[level] == 0.0:
                     continue  # masked out by coarse-to-fine annealing: no work
-                rows, w_axis = _level_corners(xt, scale, res, size, dense, offset)
-                feats = table.index_select(0, rows.reshape(-1)).view(8, -1, F).to(x.dtype)
+                rows, w_axis = _level_corners(xt, scale, res, size, dense, offset, inside)
+                feats = _gather_rows(table, rows.reshape(-1)).view(8, -1, F).to(x.dtype)
                 w = _combine(w_axis)
                 out[s:s + _CHUNK_POINTS, level] = (feats * w[:, :, None]).sum(0) * weights[level]
         ctx.save_for_backward(x, table, mask)
@@ -116,6 +151,7 @@ class _ReferenceEncode(torch.autograd.Function):
         n, L, F = x.shape[0], geom.levels, geom.features
         g_all = grad_out.reshape(n, L, F).to(x.dtype)
         weights = mask.detach().to("cpu", torch.float64).tolist()
+        inside = _in_unit_cube(x)
         need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         grad_table = torch.zeros_like(table) if need_table else None
         grad_x = torch.zeros_like(x) if need_x else None
@@ -129,12 +165,12 @@ class _ReferenceEncode(torch.autograd.Function):
                 all_vals = torch.empty((len(active), 8 * c, F), dtype=table.dtype, device=x.device)
             for k, (level, scale, res, size, dense, offset) in enumerate(active):
                 g = g_all[s:s + _CHUNK_POINTS, level] * weights[level]  # [c, F]
-                rows, w_axis = _level_corners(xt, scale, res, size, dense, offset)
+                rows, w_axis = _level_corners(xt, scale, res, size, dense, offset, inside)
                 if need_table:
                     all_rows[k] = rows.reshape(-1)  # widened to int64 by the copy
                     all_vals[k].view(8, c, F).copy_(_combine(w_axis)[:, :, None] * g[None])
                 if need_x:
-                    feats = table.index_select(0, rows.reshape(-1)).view(8, c, F).to(x.dtype)
+                    feats = _gather_rows(table, rows.reshape(-1)).view(8, c, F).to(x.dtype)
                     dot = (feats * g[None]).sum(-1)  # dL/dw [8, c]
                     gx_t += (_combine_grads(w_axis) * dot[None]).sum(1) * scale
             if need_table and active:

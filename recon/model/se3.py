@@ -50,8 +50,8 @@ def apply_se3(r: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor
 
     The same map as :func:`exp_se3`, applied without forming any 3×3 matrix: with ``K u = r × u`` and
     ``K² u = r (r·u) − θ² u``, ``R x = x + A·Kx + B·K²x`` and ``t = v + B·Kv + C·K²v``. On CPU this is
-    ~3× cheaper than building R and V and multiplying (no tiny batched matmuls), and it is the warp's
-    inner loop in training and rendering.
+    5× cheaper forward and 2.6× cheaper forward+backward than building R and V and multiplying (65 k
+    points, 2 threads); it runs on every shaded sample in training and rendering.
     """
     theta2 = (r * r).sum(-1, keepdim=True)
     a, b, c = _coefficients(theta2)
