@@ -3,10 +3,10 @@
 Why not plain autograd (see :mod:`naive`): autograd keeps the [N, L, 8] corner indices and
 [N, L, 8, F] gathered features alive for the backward pass and scatters gradients with a sort-based
 deterministic kernel. Here the forward keeps nothing but its inputs; the backward recomputes corner
-indices chunk by chunk and accumulates the table gradient with one ``index_add_`` per chunk (one per
-call for normal batch sizes), and computes dL/dx analytically from the trilinear weights. Corner
-rows are built separably per axis and per level (dense or hashed, power-of-two tables masked rather
-than divided), and levels with a zero annealing weight cost nothing.
+indices chunk by chunk and accumulates the table gradient with one ``scatter_add_`` per chunk (one per
+call for normal batch sizes) into a feature-planar buffer, and computes dL/dx analytically from the
+trilinear weights. Corner rows are built separably per axis and per level (dense or hashed,
+power-of-two tables masked rather than divided), and levels with a zero annealing weight cost nothing.
 Runs on CPU and GPU; it is also the ground truth the Triton kernels are tested against.
 """
 
@@ -106,13 +106,19 @@ def _combine(w_axis: torch.Tensor) -> torch.Tensor:
     return ((wx[:, None] * wy[None, :]).reshape(4, 1, -1) * wz[None]).reshape(8, -1)
 
 
-def _combine_grads(w_axis: torch.Tensor) -> torch.Tensor:
-    """d(weight)/d(frac) [3, 8, c]: the derivative of (1 − f, f) is (−1, +1) on the differentiated axis."""
+def _frac_grads(w_axis: torch.Tensor, dot: torch.Tensor) -> torch.Tensor:
+    """dL/d(frac) [3, c] from dL/d(corner weight) ``dot`` [8, c], separably.
+
+    Corner (i, j, k) has weight wx[i]·wy[j]·wz[k] and d(wx[i])/dfx = ±1, so dL/dfx =
+    Σ_jk wy[j]·wz[k]·(dot[1jk] − dot[0jk]), and likewise for y and z: three [2, 2, c] differences
+    instead of an [3, 8, c] product.
+    """
+    c = dot.shape[1]
+    d = dot.view(2, 2, 2, c)
     wx, wy, wz = w_axis[0], w_axis[1], w_axis[2]
-    d = torch.tensor([-1.0, 1.0], dtype=w_axis.dtype, device=w_axis.device)[:, None].expand_as(wx)
-    gx = ((d[:, None] * wy[None, :]).reshape(4, 1, -1) * wz[None]).reshape(8, -1)
-    gy = ((wx[:, None] * d[None, :]).reshape(4, 1, -1) * wz[None]).reshape(8, -1)
-    gz = ((wx[:, None] * wy[None, :]).reshape(4, 1, -1) * d[None]).reshape(8, -1)
+    gx = ((d[1] - d[0]) * wz[None]).sum(1).mul_(wy).sum(0)
+    gy = ((d[:, 1] - d[:, 0]) * wz[None]).sum(1).mul_(wx).sum(0)
+    gz = ((d[:, :, 1] - d[:, :, 0]) * wy[None]).sum(1).mul_(wx).sum(0)
     return torch.stack([gx, gy, gz])
 
 
@@ -138,7 +144,10 @@ class _ReferenceEncode(torch.autograd.Function):
                 rows, w_axis = _level_corners(xt, scale, res, size, dense, offset, inside)
                 feats = _gather_rows(table, rows.reshape(-1)).view(8, -1, F).to(x.dtype)
                 w = _combine(w_axis)
-                out[s:s + _CHUNK_POINTS, level] = (feats * w[:, :, None]).sum(0) * weights[level]
+                if weights[level] != 1.0:
+                    w = w * weights[level]
+                for f in range(F):  # one feature at a time: 2× faster on CPU than one [8, c, F] product
+                    out[s:s + _CHUNK_POINTS, level, f] = (feats[..., f] * w).sum(0)
         ctx.save_for_backward(x, table, mask)
         ctx.geom = geom
         return out.reshape(n, L * F)
@@ -153,7 +162,9 @@ class _ReferenceEncode(torch.autograd.Function):
         weights = mask.detach().to("cpu", torch.float64).tolist()
         inside = _in_unit_cube(x)
         need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        grad_table = torch.zeros_like(table) if need_table else None
+        # The table gradient accumulates feature-planar, [F, S]: one scatter_add_ along dim 1 with the row
+        # indices broadcast over features (no row·F + f index tensor), then one transpose at the end.
+        grad_planar = torch.zeros((F, table.shape[0]), dtype=table.dtype, device=x.device) if need_table else None
         grad_x = torch.zeros_like(x) if need_x else None
         active = [lv for lv in _levels(geom) if weights[lv[0]] != 0.0]
         for s in range(0, n, _CHUNK_POINTS):
@@ -162,36 +173,28 @@ class _ReferenceEncode(torch.autograd.Function):
             gx_t = torch.zeros((3, c), dtype=x.dtype, device=x.device) if need_x else None
             if need_table:
                 all_rows = torch.empty((len(active), 8 * c), dtype=torch.int64, device=x.device)
-                all_vals = torch.empty((len(active), 8 * c, F), dtype=table.dtype, device=x.device)
+                all_vals = torch.empty((F, len(active), 8 * c), dtype=table.dtype, device=x.device)
             for k, (level, scale, res, size, dense, offset) in enumerate(active):
-                g = g_all[s:s + _CHUNK_POINTS, level] * weights[level]  # [c, F]
+                # [F, c], contiguous: broadcasting against a transposed view was 14× slower here
+                g = (g_all[s:s + _CHUNK_POINTS, level] * weights[level]).t().contiguous()
                 rows, w_axis = _level_corners(xt, scale, res, size, dense, offset, inside)
                 if need_table:
                     all_rows[k] = rows.reshape(-1)  # widened to int64 by the copy
-                    all_vals[k].view(8, c, F).copy_(_combine(w_axis)[:, :, None] * g[None])
+                    torch.mul(_combine(w_axis)[None], g[:, None], out=all_vals[:, k].view(F, 8, c))
                 if need_x:
                     feats = _gather_rows(table, rows.reshape(-1)).view(8, c, F).to(x.dtype)
-                    dot = (feats * g[None]).sum(-1)  # dL/dw [8, c]
-                    gx_t += (_combine_grads(w_axis) * dot[None]).sum(1) * scale
+                    dot = feats[..., 0] * g[0]  # dL/dw [8, c], one feature at a time (4× faster than a sum over F)
+                    for f in range(1, F):
+                        dot += feats[..., f] * g[f]
+                    gx_t += _frac_grads(w_axis, dot) * scale
             if need_table and active:
-                _scatter_add_rows(grad_table, all_rows.reshape(-1), all_vals.reshape(-1, F))
+                flat = all_rows.reshape(1, -1)
+                grad_planar.scatter_add_(1, flat.expand(F, -1), all_vals.reshape(F, -1))
             if need_x:
                 grad_x[s:s + _CHUNK_POINTS] = gx_t.t()
+        # back to the [S, F] layout: stacking the planes is 15× faster than a transposed copy on CPU
+        grad_table = torch.stack(list(grad_planar), dim=1) if need_table else None
         return grad_x, grad_table, None, None
-
-
-def _scatter_add_rows(target: torch.Tensor, rows: torch.Tensor, vals: torch.Tensor) -> None:
-    """``target[rows] += vals`` with repeated rows accumulating, in one call.
-
-    On CUDA that is ``index_add_`` (an atomic-add kernel). On CPU, ``scatter_add_`` on the flat
-    [S·F] view measured ~3x faster than ``index_add_`` for 4 M random rows of a 6 M-row table.
-    """
-    if target.device.type == "cuda":
-        target.index_add_(0, rows, vals)
-        return
-    F = target.shape[1]
-    flat_rows = (rows[:, None] * F + torch.arange(F, device=rows.device)).reshape(-1)
-    target.view(-1).scatter_add_(0, flat_rows, vals.reshape(-1))
 
 
 def reference_encode(x: torch.Tensor, table: torch.Tensor, geom: GridGeometry, mask: torch.Tensor,
