@@ -218,10 +218,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
     scene = load_scene(args.project, args.device or "auto")
     cfg = scene.project.config.render
     long_side = args.long_side or (cfg.long_side if scene.device.type != "cpu" else min(cfg.long_side, 512))
-    spec = RenderSpec(path=args.path or cfg.path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
+    path = args.path or ("keyframes" if args.keyframes else cfg.path)
+    keys = None
+    if args.keyframes:
+        from nerfie.recon.fileio import read_json
+        from nerfie.render.export import keyframes_from_json
+
+        keys = keyframes_from_json(scene, read_json(Path(args.keyframes)))
+    spec = RenderSpec(path=path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
                       long_side=long_side, time_mode=args.time or cfg.time_mode,
                       frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
-                      arc_degrees=args.arc, fast_samples=cfg.fast_samples)
+                      arc_degrees=args.arc, fast_samples=cfg.fast_samples, keyframes=keys)
     out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
     n = spec.frames if not args.camera_path else "?"
     print(f"Rendering {n} frames at {spec.long_side} px ({spec.path}, time {spec.time_mode}) → {out}", file=sys.stderr)
@@ -359,7 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("render", help="render a trained project to an MP4 along a camera path")
     p.add_argument("project", help="a trained project folder")
     p.add_argument("-o", "--output", help="video file (default: PROJECT/renders/<path>.mp4)")
-    p.add_argument("--path", choices=["turntable", "orbit-mild", "input"], help="camera path (default orbit-mild)")
+    p.add_argument("--path", choices=["turntable", "orbit-mild", "input", "keyframes"],
+                   help="camera path (default orbit-mild; keyframes needs --keyframes)")
+    p.add_argument("--keyframes", metavar="FILE",
+                   help="JSON keyframes to fly through (camera_to_world, fov, optional time); implies --path keyframes")
     p.add_argument("--arc", type=float, default=360.0, help="turntable arc in degrees (default 360)")
     p.add_argument("--seconds", type=float, help="video length (default 6)")
     p.add_argument("--fps", type=int, help="frames per second (default 30)")

@@ -29,6 +29,7 @@ from nerfie.app.workers import Job
 from nerfie.recon.events import Progress
 from nerfie.recon.project import Project
 from nerfie.render.export import RenderSpec, estimate_seconds, export
+from nerfie.render.keyframes import Keyframe
 from nerfie.render.paths import PATHS, TIME_MODES
 from nerfie.render.scene import load_scene
 
@@ -45,7 +46,7 @@ class ExportDialog(QDialog):
     exported = Signal(object)  # Path of the MP4
     job_failed = Signal(str)
     def __init__(self, project: Project, num_frames: int, aspect: float, rays_per_second: float,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, keyframes: list[Keyframe] | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export video")
         self.project = project
@@ -56,10 +57,15 @@ class ExportDialog(QDialog):
         self.open_folder = _open_folder  # replaced in tests
 
         rc = project.config.render
+        self.keyframes = list(keyframes or [])
         self.path = QComboBox()
         for p in PATHS:
             self.path.addItem(PATH_LABELS[p], p)
+        if len(self.keyframes) >= 2:
+            self.path.addItem(f"Through your {len(self.keyframes)} keyframes (time as keyed)", "keyframes")
         self.path.setCurrentIndex(PATHS.index(rc.path) if rc.path in PATHS else 0)
+        if len(self.keyframes) >= 2:
+            self.path.setCurrentIndex(self.path.count() - 1)  # the user just made them: that is the path wanted
         self.seconds = QDoubleSpinBox()
         self.seconds.setRange(0.1, 600)
         self.seconds.setValue(rc.seconds)
@@ -120,7 +126,8 @@ class ExportDialog(QDialog):
     def spec(self) -> RenderSpec:
         return RenderSpec(path=self.path.currentData(), seconds=self.seconds.value(), fps=self.fps.value(),
                           long_side=self.resolution.value(), time_mode=self.time_mode.currentText(),
-                          frozen_frame=self.frozen.value(), fast_samples=self.fast.isChecked())
+                          frozen_frame=self.frozen.value(), fast_samples=self.fast.isChecked(),
+                          keyframes=self.keyframes if self.path.currentData() == "keyframes" else None)
 
     def _update_derived(self) -> None:
         spec = self.spec()

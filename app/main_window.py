@@ -403,7 +403,8 @@ class MainWindow(QMainWindow):
         c = self.scene.cameras[0] if self.scene is not None else None
         aspect = c.width / c.height if c is not None else 1.0
         num = self.scene.num_frames if self.scene is not None else 1
-        self.export_dialog = ExportDialog(self.project, num, aspect, rays_per_s, self)
+        self.export_dialog = ExportDialog(self.project, num, aspect, rays_per_s, self,
+                                          keyframes=self.viewer_page.keyframes)
         self.export_dialog.export_started.connect(lambda: self.stage_bar.set_state("render", "running"))
         self.export_dialog.exported.connect(lambda p: self.stage_bar.set_state("render", "done", Path(p).name))
         self.export_dialog.job_failed.connect(lambda msg: self.stage_bar.set_state("render", "failed", msg[:80]))

@@ -23,8 +23,9 @@ from PySide6.QtWidgets import (
 )
 
 from nerfie.app.preview_renderer import PreviewRenderer, RenderResult
+from nerfie.render.keyframes import Keyframe
 from nerfie.render.scene import TrainedScene
-from nerfie.render.viewer import OrbitCamera, home_view, moving_side
+from nerfie.render.viewer import OrbitCamera, home_view, moving_side, view_size
 
 TIME_STEPS_PER_FRAME = 10  # scrubber resolution: tenths of a frame (the codes blend between frames)
 
@@ -142,6 +143,12 @@ class ViewerWidget(QWidget):
         self.snap_button.clicked.connect(self.snap_to_input)
         self.reset_button = QPushButton("Reset view")
         self.reset_button.clicked.connect(self.reset_view)
+        self.keyframes: list[Keyframe] = []  # the user's camera path, exported as path "keyframes"
+        self.key_button = QPushButton("Add keyframe")
+        self.key_button.setToolTip("Remember this view and time; Export can fly a smooth path through your keyframes")
+        self.key_button.clicked.connect(self.add_keyframe)
+        self.clear_keys_button = QPushButton("Clear keyframes")
+        self.clear_keys_button.clicked.connect(self.clear_keyframes)
         self.info = QLabel("")
         self.info.setStyleSheet("color: #6b7480;")
 
@@ -154,12 +161,15 @@ class ViewerWidget(QWidget):
         controls.addWidget(self.time_label)
         controls.addWidget(self.snap_button)
         controls.addWidget(self.reset_button)
+        controls.addWidget(self.key_button)
+        controls.addWidget(self.clear_keys_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(images, 1)
         lay.addLayout(controls)
         lay.addWidget(self.info)
-        for w in (self.play_button, self.slider, self.snap_button, self.reset_button):
+        for w in (self.play_button, self.slider, self.snap_button, self.reset_button, self.key_button,
+                  self.clear_keys_button):
             w.setEnabled(False)
 
         self._settle_timer = QTimer(self)
@@ -184,8 +194,11 @@ class ViewerWidget(QWidget):
             self.slider.blockSignals(False)
             self.time = 0.0
             self._update_time_label()
-        for w in (self.play_button, self.slider, self.snap_button, self.reset_button):
+        if first:
+            self.keyframes = []
+        for w in (self.play_button, self.slider, self.snap_button, self.reset_button, self.key_button):
             w.setEnabled(True)
+        self.clear_keys_button.setEnabled(bool(self.keyframes))
         self.request_render(moving=False)
 
     @property
@@ -283,6 +296,25 @@ class ViewerWidget(QWidget):
             return  # never run ahead of what can be shown
         v = self.slider.value() + TIME_STEPS_PER_FRAME
         self.slider.setValue(v if v <= self.slider.maximum() else 0)
+
+    # ---- keyframes -------------------------------------------------------------------------------
+
+    def add_keyframe(self) -> None:
+        """Remember the current view (the input camera when snapped) and time as the next keyframe."""
+        if self.scene is None or self.view is None:
+            return
+        if self.snapped_frame is not None:
+            cam = self.scene.cameras[self._snap_index]
+        else:
+            cam = self.view.camera(*view_size(self.aspect, self.still_side))
+        self.keyframes.append(Keyframe(cam, self.time))
+        self.clear_keys_button.setEnabled(True)
+        self.key_button.setText(f"Add keyframe ({len(self.keyframes)})")
+
+    def clear_keyframes(self) -> None:
+        self.keyframes = []
+        self.clear_keys_button.setEnabled(False)
+        self.key_button.setText("Add keyframe")
 
     # ---- input comparison ------------------------------------------------------------------------
 

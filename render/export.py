@@ -17,7 +17,8 @@ from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Progress, StageDone, ignore
 from nerfie.recon.fileio import atomic_path, read_json, write_json_atomic
 from nerfie.recon.project import Project
-from nerfie.render.paths import PathFrame, frame_times, make_path
+from nerfie.render.keyframes import Keyframe, keyframe_path
+from nerfie.render.paths import PathFrame, frame_times, intrinsics_for, make_path
 from nerfie.render.scene import TrainedScene
 
 
@@ -31,6 +32,7 @@ class RenderSpec:
     frozen_frame: int = 0
     arc_degrees: float = 360.0
     fast_samples: bool = False  # the viewer's reduced sample budget (TrainedScene.reduced_samples)
+    keyframes: list[Keyframe] | None = None  # for path="keyframes" (normalised frame)
 
     @property
     def frames(self) -> int:
@@ -39,9 +41,68 @@ class RenderSpec:
 
 def plan(scene: TrainedScene, spec: RenderSpec) -> list[PathFrame]:
     n = spec.frames
-    cams = make_path(spec.path, scene.cameras, scene.focus, scene.up, n, spec.long_side, spec.arc_degrees)
     times = frame_times(n, scene.num_frames, spec.time_mode, spec.frozen_frame)
+    if spec.path == "keyframes":
+        if not spec.keyframes:
+            raise NerfieError("The keyframes path needs keyframes.",
+                              "Pass --keyframes FILE, or add keyframes in the viewer first.")
+        ref = spec.keyframes[0].camera
+        intr = intrinsics_for(ref, spec.long_side)
+        cams, key_times = keyframe_path(spec.keyframes, n, int(intr["width"]), int(intr["height"]))
+        if key_times is not None:
+            last = max(scene.num_frames - 1, 0)
+            times = [min(max(t, 0.0), float(last)) for t in key_times]
+    else:
+        cams = make_path(spec.path, scene.cameras, scene.focus, scene.up, n, spec.long_side, spec.arc_degrees)
     return [PathFrame(c, t) for c, t in zip(cams, times, strict=True)]
+
+
+def keyframes_json(scene: TrainedScene, keys: list[Keyframe]) -> list[dict]:
+    """Keyframes as camera-path-style entries in data coordinates (what :func:`keyframes_from_json` reads)."""
+    out = []
+    for k in keys:
+        c = scene.to_data(k.camera)
+        entry = {"camera_to_world": c.transform_matrix().reshape(-1).tolist(), "fov": c.fov_y_degrees,
+                 "aspect": c.width / c.height}
+        if k.time is not None:
+            entry["time"] = float(k.time)
+        out.append(entry)
+    return out
+
+
+def keyframes_from_json(scene: TrainedScene, data: dict | list) -> list[Keyframe]:
+    """Keyframes from ``{"keyframes": [...]}``, a bare list, or a camera path we exported
+    (``{"nerfie": {"keyframes": [...]}}``); each entry needs ``camera_to_world`` (4×4, row-major,
+    OpenGL axes, data coordinates), and may give ``fov`` (vertical degrees), ``aspect`` and ``time``
+    (fractional frame index) or ``render_time`` (0–1 over the capture)."""
+    entries = data
+    if isinstance(data, dict):
+        entries = data.get("keyframes", (data.get("nerfie") or {}).get("keyframes"))
+    if not isinstance(entries, list) or not entries:
+        raise NerfieError("This file has no keyframes.",
+                          'Give a JSON file with a "keyframes" list of {"camera_to_world": [16 numbers], "fov": …}.')
+    last = max(scene.num_frames - 1, 1)
+    keys = []
+    for i, e in enumerate(entries):
+        try:
+            m = np.asarray(e["camera_to_world"], dtype=np.float64).reshape(4, 4)
+            fov = float(e.get("fov", 50.0))
+            aspect = float(e.get("aspect", 1.0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NerfieError(f"Keyframe {i} has no valid camera_to_world (a 4×4 matrix, 16 numbers).",
+                              "Fix that entry of the keyframes file.") from exc
+        if not 0 < fov < 180 or aspect <= 0:
+            raise NerfieError(f"Keyframe {i} has an impossible fov ({fov}°) or aspect ({aspect}).")
+        h = 512
+        w = max(2, round(h * aspect))
+        fy = 0.5 * h / math.tan(math.radians(fov) / 2)
+        cam = scene.from_data(Camera.from_transforms_frame({"transform_matrix": m.tolist(), "fl_x": fy, "fl_y": fy,
+                                                            "w": w, "h": h}))
+        time = e.get("time")
+        if time is None and "render_time" in e:
+            time = float(e["render_time"]) * last
+        keys.append(Keyframe(cam, None if time is None else float(time)))
+    return keys
 
 
 def camera_path_json(scene: TrainedScene, frames: list[PathFrame], spec: RenderSpec) -> dict:
@@ -58,7 +119,8 @@ def camera_path_json(scene: TrainedScene, frames: list[PathFrame], spec: RenderS
         "camera_type": "perspective", "render_height": cam0.height, "render_width": cam0.width,
         "fps": spec.fps, "seconds": spec.seconds, "camera_path": entries,
         "nerfie": {"path": spec.path, "time_mode": spec.time_mode, "frozen_frame": spec.frozen_frame,
-                   "arc_degrees": spec.arc_degrees},
+                   "arc_degrees": spec.arc_degrees,
+                   **({"keyframes": keyframes_json(scene, spec.keyframes)} if spec.keyframes else {})},
     }
 
 

@@ -4,7 +4,8 @@
   cameras, up from the capture); a full 360° or a front-facing arc;
 * ``orbit-mild`` — the Nerfies ellipse around the mean input camera, looking at the subject: the
   safe default for selfies (the back of the head was never seen);
-* ``input`` — the input trajectory, smoothed.
+* ``input`` — the input trajectory, smoothed;
+* ``keyframes`` — a spline through the user's keyframes (:mod:`nerfie.render.keyframes`).
 
 Time modes: ``frozen`` at one frame, ``play`` through all frames once, ``bounce`` there and back.
 """
@@ -19,7 +20,7 @@ import numpy as np
 from nerfie.recon.camera import Camera
 from nerfie.recon.errors import NerfieError
 
-PATHS = ("turntable", "orbit-mild", "input")
+PATHS = ("turntable", "orbit-mild", "input")  # plus "keyframes" (render.keyframes)
 TIME_MODES = ("frozen", "play", "bounce")
 
 
@@ -29,7 +30,7 @@ class PathFrame:
     time: float  # fractional frame index
 
 
-def _intrinsics_for(ref: Camera, long_side: int) -> dict[str, float | int]:
+def intrinsics_for(ref: Camera, long_side: int) -> dict[str, float | int]:
     s = long_side / max(ref.width, ref.height)
     w = max(2, round(ref.width * s / 2) * 2)  # even sizes for H.264
     h = max(2, round(ref.height * s / 2) * 2)
@@ -63,7 +64,7 @@ def turntable(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int, 
         raise NerfieError("The input cameras surround the subject evenly; no front direction for a turntable.")
     e1 /= np.linalg.norm(e1)
     e2 = np.cross(up, e1)
-    intr = _intrinsics_for(cameras[0], long_side)
+    intr = intrinsics_for(cameras[0], long_side)
     out = []
     for k in range(n):
         frac = k / n if arc_degrees >= 360 else (k / max(n - 1, 1) - 0.5)
@@ -85,7 +86,7 @@ def orbit_mild(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int,
     lo, hi = coords.min(0), coords.max(0)
     mid = mean + ((lo + hi) / 2) @ axes
     semi = 0.75 * (hi - lo) / 2
-    intr = _intrinsics_for(cameras[0], long_side)
+    intr = intrinsics_for(cameras[0], long_side)
     out = []
     for k in range(n):
         t = 2 * math.pi * k / n
@@ -104,7 +105,7 @@ def input_path(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int,
     smooth = np.stack([np.convolve(padded[:, d], kernel, mode="valid") for d in range(3)], 1)
     u = np.linspace(0, len(smooth) - 1, n)
     pos = np.stack([np.interp(u, np.arange(len(smooth)), smooth[:, d]) for d in range(3)], 1)
-    intr = _intrinsics_for(cameras[0], long_side)
+    intr = intrinsics_for(cameras[0], long_side)
     return [Camera.look_at(p, focus, up, **intr) for p in pos]
 
 

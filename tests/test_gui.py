@@ -303,6 +303,33 @@ def test_snap_to_input_view_shows_the_input_frame_beside_the_render(viewer: View
     assert viewer.snapped_frame is None and not viewer.input_view.isVisible()
 
 
+def test_keyframes_added_in_the_viewer_become_the_export_path(viewer: ViewerWidget, tmp_path: Path,
+                                                              qtbot) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.app.export_dialog import ExportDialog
+    from nerfie.render.export import plan
+
+    assert not viewer.clear_keys_button.isEnabled()
+    viewer.key_button.click()  # home view, frame 0
+    wheel(viewer.viewport, 2)
+    viewer.slider.setValue(6 * TIME_STEPS_PER_FRAME)
+    viewer.key_button.click()  # zoomed in, frame 6
+    assert len(viewer.keyframes) == 2 and viewer.key_button.text() == "Add keyframe (2)"
+    assert [k.time for k in viewer.keyframes] == [0.0, 6.0]
+    assert viewer.keyframes[1].camera.position @ viewer.keyframes[1].camera.forward != pytest.approx(
+        viewer.keyframes[0].camera.position @ viewer.keyframes[0].camera.forward)
+    dlg = ExportDialog(viewer.scene.project, viewer.scene.num_frames, viewer.aspect, 1e4, keyframes=viewer.keyframes)
+    qtbot.addWidget(dlg)
+    assert dlg.path.currentData() == "keyframes"  # the path the user just made is preselected
+    dlg.seconds.setValue(1.0)
+    dlg.fps.setValue(5)
+    frames = plan(viewer.scene, dlg.spec())
+    assert np.allclose(frames[0].camera.position, viewer.keyframes[0].camera.position)
+    assert np.allclose(frames[-1].camera.position, viewer.keyframes[1].camera.position)
+    assert [f.time for f in frames] == pytest.approx([0.0, 1.5, 3.0, 4.5, 6.0])
+    viewer.clear_keys_button.click()
+    assert viewer.keyframes == [] and viewer.key_button.text() == "Add keyframe"
+
+
 def test_the_export_dialog_writes_an_mp4_and_opens_its_folder(window: MainWindow, trained_project: Path,
                                                               tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     import imageio_ffmpeg

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -87,6 +88,61 @@ def test_a_nerfstudio_written_camera_path_renders(scene: TrainedScene, tmp_path:
     path.write_text(json.dumps(ns))
     out = export(scene, RenderSpec(fps=4), tmp_path / "ns.mp4", camera_path=path)
     assert out.stat().st_size > 0
+
+
+def _keyframes(scene: TrainedScene) -> list:
+    from nerfie.render.keyframes import Keyframe
+
+    cams = make_path("turntable", scene.cameras, scene.focus, scene.up, 8, 64, arc_degrees=90)
+    cams[2] = cams[2].copy(fy=cams[2].fy * 1.5, fx=cams[2].fx * 1.5)  # a zoomed-in keyframe
+    return [Keyframe(cams[0], 0.0), Keyframe(cams[2], 4.0), Keyframe(cams[5], 6.0), Keyframe(cams[7], 9.0)]
+
+
+def test_the_keyframe_path_passes_through_every_keyframe_smoothly(scene: TrainedScene) -> None:
+    keys = _keyframes(scene)
+    n = 3 * 10 + 1  # keyframe k lands on frame 10·k
+    frames = plan(scene, RenderSpec(path="keyframes", seconds=n, fps=1, long_side=64, keyframes=keys))
+    assert len(frames) == n
+    for k, key in enumerate(keys):
+        cam = frames[10 * k].camera
+        assert np.allclose(cam.position, key.camera.position, atol=1e-9)
+        assert np.allclose(cam.rotation, key.camera.rotation, atol=1e-9)
+        assert cam.fov_y_degrees == pytest.approx(key.camera.fov_y_degrees)
+        assert frames[10 * k].time == pytest.approx(key.time)
+    steps = [np.linalg.norm(frames[i + 1].camera.position - frames[i].camera.position) for i in range(n - 1)]
+    jumps = [abs(a - b) for a, b in itertools.pairwise(steps)]
+    assert max(jumps) < 0.5 * max(steps)  # no kinks: consecutive steps change gradually
+    assert all(0 <= f.time <= 9 for f in frames) and frames[15].time == pytest.approx(5.0)
+
+
+def test_keyframes_round_trip_through_their_json_and_render(scene: TrainedScene, tmp_path: Path) -> None:
+    from nerfie.render.export import keyframes_from_json, keyframes_json
+
+    keys = _keyframes(scene)
+    back = keyframes_from_json(scene, json.loads(json.dumps({"keyframes": keyframes_json(scene, keys)})))
+    for a, b in zip(keys, back, strict=True):
+        assert np.allclose(a.camera.position, b.camera.position, atol=1e-6)
+        assert np.allclose(a.camera.rotation, b.camera.rotation, atol=1e-6)
+        assert a.camera.fov_y_degrees == pytest.approx(b.camera.fov_y_degrees) and a.time == b.time
+    spec = RenderSpec(path="keyframes", seconds=1, fps=4, long_side=32, keyframes=back)
+    out = export(scene, spec, tmp_path / "keys.mp4")
+    assert out.stat().st_size > 0
+    written = json.loads(out.with_suffix(".camera_path.json").read_text())
+    assert len(written["nerfie"]["keyframes"]) == 4  # the keyframes travel with the exported path
+    again = keyframes_from_json(scene, written)
+    assert np.allclose(again[3].camera.position, keys[3].camera.position, atol=1e-6)
+
+
+def test_bad_keyframes_are_refused_clearly(scene: TrainedScene) -> None:
+    from nerfie.recon.errors import NerfieError
+    from nerfie.render.export import keyframes_from_json
+
+    with pytest.raises(NerfieError, match="no keyframes"):
+        keyframes_from_json(scene, {"camera_path": []})
+    with pytest.raises(NerfieError, match="Keyframe 0 has no valid camera_to_world"):
+        keyframes_from_json(scene, {"keyframes": [{"fov": 40}]})
+    with pytest.raises(NerfieError, match="needs keyframes"):
+        plan(scene, RenderSpec(path="keyframes", seconds=1, fps=2))
 
 
 def test_mp4_has_the_expected_frames_size_and_rate_and_is_not_blank(scene: TrainedScene, tmp_path: Path) -> None:
