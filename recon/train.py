@@ -139,6 +139,8 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)
         self.step = 0
+        self.progress = 0.0  # learning-rate schedule progress (see schedule_progress)
+        self._budget, self._t0, self._p0 = 0.0, 0.0, 0.0
         self.lr_scale = 1.0
         self.nan_steps = 0
         self.ckpt_path = project.checkpoints_dir / CHECKPOINT
@@ -165,10 +167,21 @@ class Trainer:
     def total_steps(self) -> int:
         return max(1, self.cfg.train.steps)
 
-    def lr_factor(self, step: int) -> float:
+    def schedule_progress(self, step: int) -> float:
+        """How far the learning-rate decay has come, 0 → 1: by steps, or by the wall-clock budget when
+        that will end the run first (so a run cut by ``minutes`` still ends at ``lr_final`` instead of at a
+        high, noisy learning rate). A resumed run continues from the progress it had."""
+        by_steps = min(step / max(self.total_steps() - 1, 1), 1.0)
+        if not self._budget:
+            return max(by_steps, self.progress)
+        frac = min((time.perf_counter() - self._t0) / self._budget, 1.0)
+        by_time = self._p0 + (1.0 - self._p0) * frac
+        return max(by_steps, by_time)
+
+    def lr_factor(self) -> float:
+        """Exponential decay lr → lr_final over the schedule's progress, times the NaN back-off."""
         t = self.cfg.train
-        frac = min(step / max(self.total_steps() - 1, 1), 1.0)
-        return (t.lr_final / t.lr) ** frac * self.lr_scale
+        return (t.lr_final / t.lr) ** self.progress * self.lr_scale
 
     def alpha(self, step: int) -> float:
         return warp_alpha(self.cfg, step)
@@ -224,8 +237,9 @@ class Trainer:
         return losses
 
     def train_step(self) -> dict[str, float]:
+        self.progress = self.schedule_progress(self.step)
         for g in self.optimizer.param_groups:
-            g["lr"] = g["base_lr"] * self.lr_factor(self.step)
+            g["lr"] = g["base_lr"] * self.lr_factor()
         losses = self.losses(self.step)
         total = sum(losses.values())
         if not torch.isfinite(total):
@@ -252,7 +266,8 @@ class Trainer:
         return {
             "format": CHECKPOINT_FORMAT, "step": self.step, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "config": to_dict(self.cfg),
-            "num_codes": self.dataset.num_codes, "lr_scale": self.lr_scale, "rng": self.generator.get_state(),
+            "num_codes": self.dataset.num_codes, "lr_scale": self.lr_scale, "progress": self.progress,
+            "rng": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
         }
 
@@ -281,6 +296,7 @@ class Trainer:
         self.optimizer.load_state_dict(ck["optimizer"])
         self.step = int(ck["step"])
         self.lr_scale = float(ck.get("lr_scale", 1.0))
+        self.progress = float(ck.get("progress", min(self.step / max(self.total_steps() - 1, 1), 1.0)))
         self.generator.set_state(ck["rng"].cpu() if self.device.type == "cpu" else ck["rng"])
         torch.set_rng_state(ck["torch_rng"].cpu())
 
@@ -309,6 +325,7 @@ class Trainer:
         end_step = steps if steps is not None else t.steps
         budget = (minutes if minutes is not None else t.minutes) * 60
         t0 = time.perf_counter()
+        self._budget, self._t0, self._p0 = budget, t0, self.progress
         start_step = self.step
         self.project.set_stage("train", "running", step=self.step)
         last: dict[str, float] = {}

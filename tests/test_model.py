@@ -221,3 +221,22 @@ def test_held_out_frames_get_codes_blended_from_their_trained_neighbours() -> No
     model.warp_codes.weight.data[3] = -1.0
     model.fill_untrained_codes([1, 2, 4])
     assert model.warp_codes.weight[3, 0].item() == 30.0  # rebuilt each time from the trained codes
+
+
+def test_a_time_budget_that_ends_the_run_first_still_decays_the_learning_rate_to_its_end(
+        tiny_capture: Path, tmp_path: Path) -> None:
+    """``--minutes`` cutting a long step schedule must not leave the final weights at a high learning rate."""
+    proj = make_project(tiny_capture, tmp_path / "p", **{"train.steps": 10**9, "train.checkpoint_every": 0,
+                                                         "train.eval_every": 0})
+    tr = Trainer(proj)
+    tr.run(minutes=0.05)  # 3 s of a schedule a billion steps long
+    lr = tr.optimizer.param_groups[0]["lr"]
+    t = tr.cfg.train
+    assert tr.progress > 0.9 and lr < t.lr * (t.lr_final / t.lr) ** 0.9
+    # resuming continues the schedule from where it stopped instead of starting the decay again
+    start = tr.progress
+    tr.train_step()
+    assert tr.progress >= start
+    steps_only = Trainer(make_project(tiny_capture, tmp_path / "q", **{"train.steps": 10**9}))
+    steps_only.train_step()
+    assert steps_only.progress < 1e-6  # without a budget the steps decide, as before

@@ -74,11 +74,29 @@ class MLP(nn.Module):
         return self.out(h) if self.out is not None else h
 
 
-class DeformationField(nn.Module):
+class _Framed(nn.Module):
+    """A field with a world → grid framing (focus centre and radius), stored with the weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("center", torch.zeros(3))
+        self.register_buffer("radius", torch.ones(()))
+
+    def grid_coords(self, x: torch.Tensor) -> torch.Tensor:
+        return to_unit_cube(x, self.center, self.radius)
+
+
+class DeformationField(_Framed):
     """T(x, ω): observation-space point + per-frame code → template-space point.
 
     ``kind="se3"``: rotation and translation heads → screw exponential (Nerfies); ``"translation"``:
     x + Δ (the ablation). Heads start ~U[0, 1e-4) with zero bias, so the warp starts at identity.
+
+    The field works in the model's framing (focus centre, fine-ball radius), not in the scene's units:
+    the positional encoding's frequencies (2^0 … 2^(m−1), as Nerfies) are meant for a subject about one
+    unit across, while a selfie's head is ~0.1 scene units — in scene units even the finest band is
+    wider than the head, and the warp could not tell the turning head from the still shoulders.
+    The map is conjugated by the framing, so its Jacobian (the elastic loss) is unchanged by it.
     """
 
     def __init__(self, num_freqs: int, code_dim: int, width: int, depth: int, kind: str = "se3") -> None:
@@ -93,22 +111,13 @@ class DeformationField(nn.Module):
             nn.init.zeros_(h.bias)
 
     def forward(self, x: torch.Tensor, code: torch.Tensor, alpha: float) -> torch.Tensor:
-        h = self.trunk(torch.cat([posenc(x, self.num_freqs, alpha), code], -1))
+        xl = (x - self.center) / self.radius
+        h = self.trunk(torch.cat([posenc(xl, self.num_freqs, alpha), code], -1))
         if self.kind == "translation":
-            return x + self.head_v(h)
-        return apply_se3(self.head_r(h), self.head_v(h), x)
-
-
-class _Framed(nn.Module):
-    """A field with a world → grid framing (focus centre and radius), stored with the weights."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("center", torch.zeros(3))
-        self.register_buffer("radius", torch.ones(()))
-
-    def grid_coords(self, x: torch.Tensor) -> torch.Tensor:
-        return to_unit_cube(x, self.center, self.radius)
+            yl = xl + self.head_v(h)
+        else:
+            yl = apply_se3(self.head_r(h), self.head_v(h), xl)
+        return yl * self.radius + self.center
 
 
 class TemplateField(_Framed):

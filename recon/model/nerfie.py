@@ -38,8 +38,9 @@ class NerfieModel(nn.Module):
         self.num_frames = num_frames
 
     def set_framing(self, center: torch.Tensor, radius: float) -> None:
-        """Where the fine part of the grids sits (see :func:`fields.to_unit_cube`)."""
-        for f in (self.template, self.proposal):
+        """Where the fine part of the grids sits (see :func:`fields.to_unit_cube`), and the frame the
+        deformation field works in (see :class:`fields.DeformationField`)."""
+        for f in (self.template, self.proposal, *([self.warp] if self.warp is not None else [])):
             f.center.copy_(torch.as_tensor(center, dtype=torch.float32))
             f.radius.fill_(float(radius))
 
