@@ -329,6 +329,7 @@ class Trainer:
         start_step = self.step
         self.project.set_stage("train", "running", step=self.step)
         last: dict[str, float] = {}
+        evaluated: tuple[int, float] | None = None
         stop_reason = "steps"
         try:
             while self.step < end_step:
@@ -356,12 +357,16 @@ class Trainer:
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self.save()
                 if t.eval_every and self.step % t.eval_every == 0 and self.data.val:
-                    self.on_event(EvalResult(self.step, self.evaluate(), len(self.data.val)))
+                    evaluated = (self.step, self.evaluate())
+                    self.on_event(EvalResult(self.step, evaluated[1], len(self.data.val)))
         finally:
             self.save()
-        val = self.evaluate() if self.data.val else float("nan")
-        if not math.isnan(val):
-            self.on_event(EvalResult(self.step, val, len(self.data.val)))
+        if evaluated is not None and evaluated[0] == self.step:
+            val = evaluated[1]  # the run ended on an evaluation step: the same weights, already scored
+        else:
+            val = self.evaluate() if self.data.val else float("nan")
+            if not math.isnan(val):
+                self.on_event(EvalResult(self.step, val, len(self.data.val)))
         secs = time.perf_counter() - t0
         self.project.set_stage("train", "done" if stop_reason != "cancelled" else "paused", step=self.step,
                                val_psnr=None if math.isnan(val) else round(val, 2), seconds=round(secs, 1),
