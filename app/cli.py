@@ -221,17 +221,24 @@ def _cmd_render(args: argparse.Namespace) -> int:
     path = args.path or ("keyframes" if args.keyframes else cfg.path)
     keys = None
     if args.keyframes:
+        from nerfie.recon.errors import NerfieError
         from nerfie.recon.fileio import read_json
         from nerfie.render.export import keyframes_from_json
 
-        keys = keyframes_from_json(scene, read_json(Path(args.keyframes)))
+        try:
+            data = read_json(Path(args.keyframes))
+        except NerfieError as exc:  # its advice is about project files; this one is the user's own
+            raise NerfieError(exc.message, 'Give a JSON file with a "keyframes" list of '
+                              '{"camera_to_world": [16 numbers], "fov": …, "time": …}.') from exc
+        keys = keyframes_from_json(scene, data)
     spec = RenderSpec(path=path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
                       long_side=long_side, time_mode=args.time or cfg.time_mode,
                       frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
                       arc_degrees=args.arc, fast_samples=cfg.fast_samples, keyframes=keys)
     out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
     n = spec.frames if not args.camera_path else "?"
-    print(f"Rendering {n} frames at {spec.long_side} px ({spec.path}, time {spec.time_mode}) → {out}", file=sys.stderr)
+    timing = "as keyed" if keys and all(k.time is not None for k in keys) else spec.time_mode
+    print(f"Rendering {n} frames at {spec.long_side} px ({spec.path}, time {timing}) → {out}", file=sys.stderr)
     sink = TerminalProgress(quiet=args.quiet)
     try:
         with _CancelOnSigint() as cancel:

@@ -214,3 +214,19 @@ def test_the_fast_budget_is_three_quarters_and_two_thirds_of_the_models_samples(
     assert TrainedScene.reduced_samples(fake("cpu-preview")) == (24, 16)  # type: ignore[arg-type]
     assert TrainedScene.reduced_samples(fake("gpu-standard")) == (192, 32)  # type: ignore[arg-type]
     assert preset("cpu-preview").render.fast_samples and not preset("gpu-standard").render.fast_samples
+
+
+def test_nerfie_render_flies_a_keyframes_file_and_refuses_a_broken_one(scene: TrainedScene, tmp_path: Path,
+                                                                       capsys) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.app.cli import main
+    from nerfie.render.export import keyframes_json
+
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keyframes": keyframes_json(scene, _keyframes(scene))}))
+    out = tmp_path / "k.mp4"
+    args = ["render", str(scene.project.root), "--seconds", "0.5", "--fps", "4", "--long-side", "32", "-o", str(out)]
+    assert main([*args, "--keyframes", str(keys)]) == 0
+    assert out.exists() and "keyframes, time as keyed" in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text("not json")
+    assert main([*args, "--keyframes", str(tmp_path / "bad.json")]) == 2
+    assert 'a "keyframes" list' in capsys.readouterr().err
