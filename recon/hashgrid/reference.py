@@ -163,7 +163,7 @@ class _ReferenceEncode(torch.autograd.Function):
         inside = _in_unit_cube(x)
         need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         # The table gradient accumulates feature-planar, [F, S]: one scatter_add_ along dim 1 with the row
-        # indices broadcast over features (no row·F + f index tensor), then one transpose at the end.
+        # indices broadcast over features (no row·F + f index tensor); the planes are stacked back at the end.
         grad_planar = torch.zeros((F, table.shape[0]), dtype=table.dtype, device=x.device) if need_table else None
         grad_x = torch.zeros_like(x) if need_x else None
         active = [lv for lv in _levels(geom) if weights[lv[0]] != 0.0]
@@ -180,7 +180,8 @@ class _ReferenceEncode(torch.autograd.Function):
                 rows, w_axis = _level_corners(xt, scale, res, size, dense, offset, inside)
                 if need_table:
                     all_rows[k] = rows.reshape(-1)  # widened to int64 by the copy
-                    torch.mul(_combine(w_axis)[None], g[:, None], out=all_vals[:, k].view(F, 8, c))
+                    # copy_ casts to the table's dtype (an fp16 table takes fp32 products)
+                    all_vals[:, k].view(F, 8, c).copy_(_combine(w_axis)[None] * g[:, None])
                 if need_x:
                     feats = _gather_rows(table, rows.reshape(-1)).view(8, c, F).to(x.dtype)
                     dot = feats[..., 0] * g[0]  # dL/dw [8, c], one feature at a time (4× faster than a sum over F)
