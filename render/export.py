@@ -93,11 +93,7 @@ def keyframes_from_json(scene: TrainedScene, data: dict | list) -> list[Keyframe
                               "Fix that entry of the keyframes file.") from exc
         if not 0 < fov < 180 or aspect <= 0:
             raise NerfieError(f"Keyframe {i} has an impossible fov ({fov}°) or aspect ({aspect}).")
-        h = 512
-        w = max(2, round(h * aspect))
-        fy = 0.5 * h / math.tan(math.radians(fov) / 2)
-        cam = scene.from_data(Camera.from_transforms_frame({"transform_matrix": m.tolist(), "fl_x": fy, "fl_y": fy,
-                                                            "w": w, "h": h}))
+        cam = _entry_camera(scene, m, fov, max(2, round(512 * aspect)), 512)  # size is re-chosen at render time
         time = e.get("time")
         if time is None and "render_time" in e:
             time = float(e["render_time"]) * last
@@ -124,6 +120,14 @@ def camera_path_json(scene: TrainedScene, frames: list[PathFrame], spec: RenderS
     }
 
 
+def _entry_camera(scene: TrainedScene, c2w: np.ndarray, fov_degrees: float, w: int, h: int) -> Camera:
+    """A camera-path entry (camera_to_world in OpenGL axes, data coordinates; vertical fov) as a
+    normalised-frame camera of ``w``×``h`` pixels — shared by camera paths and keyframes."""
+    fy = 0.5 * h / math.tan(math.radians(fov_degrees) / 2)
+    frame = {"transform_matrix": c2w.tolist(), "fl_x": fy, "fl_y": fy, "w": w, "h": h}
+    return scene.from_data(Camera.from_transforms_frame(frame))
+
+
 def frames_from_camera_path(scene: TrainedScene, data: dict, long_side: int | None = None) -> list[PathFrame]:
     """Read a camera path written by us or by nerfstudio's viewer."""
     try:
@@ -138,11 +142,8 @@ def frames_from_camera_path(scene: TrainedScene, data: dict, long_side: int | No
     out = []
     last = max(scene.num_frames - 1, 1)
     for e in entries:
-        fov = math.radians(float(e.get("fov", 50.0)))
-        fy = 0.5 * h / math.tan(0.5 * fov)
-        frame = {"transform_matrix": np.asarray(e["camera_to_world"], dtype=np.float64).reshape(4, 4).tolist(),
-                 "fl_x": fy, "fl_y": fy, "w": w, "h": h}
-        cam = scene.from_data(Camera.from_transforms_frame(frame))
+        cam = _entry_camera(scene, np.asarray(e["camera_to_world"], dtype=np.float64).reshape(4, 4),
+                            float(e.get("fov", 50.0)), w, h)
         out.append(PathFrame(cam, float(e.get("render_time", 0.0)) * last))
     if not out:
         raise NerfieError("The camera path is empty.")
