@@ -120,6 +120,7 @@ class ExportDialog(QDialog):
         for w in (self.seconds, self.fps, self.resolution):
             w.valueChanged.connect(self._update_derived)
         self.time_mode.currentTextChanged.connect(self._update_derived)
+        self.path.currentIndexChanged.connect(self._update_derived)
         self.fast.toggled.connect(self._update_derived)
         self._update_derived()
 
@@ -131,7 +132,9 @@ class ExportDialog(QDialog):
 
     def _update_derived(self) -> None:
         spec = self.spec()
-        self.frozen.setEnabled(spec.time_mode == "frozen")
+        keyed = spec.path == "keyframes"  # keyframes made in the viewer carry their own times
+        self.time_mode.setEnabled(not keyed)
+        self.frozen.setEnabled(spec.time_mode == "frozen" and not keyed)
         # The rate was measured by the viewer, on its reduced budget: full samples take ~1.4× longer.
         eta = estimate_seconds(spec, self.aspect, self.rays_per_second) * (1.0 if spec.fast_samples else 1.4)
         self.derived.setText(f"<b>{spec.frames}</b> frames · about {eta / 60:.1f} min to render on this machine")

@@ -320,6 +320,7 @@ def test_keyframes_added_in_the_viewer_become_the_export_path(viewer: ViewerWidg
     dlg = ExportDialog(viewer.scene.project, viewer.scene.num_frames, viewer.aspect, 1e4, keyframes=viewer.keyframes)
     qtbot.addWidget(dlg)
     assert dlg.path.currentData() == "keyframes"  # the path the user just made is preselected
+    assert not dlg.time_mode.isEnabled()  # its times come from the keyframes
     dlg.seconds.setValue(1.0)
     dlg.fps.setValue(5)
     frames = plan(viewer.scene, dlg.spec())
