@@ -65,6 +65,12 @@ class ModelConfig:
     warp_depth: int = 6
     warp_freqs: int = 8
     warp_code_dim: int = 8
+    # "time": warp codes start on a smooth curve through time (see model.nerfie.time_codes); "glo":
+    # Nerfies' U[0, 0.05) (all frames alike at the start).
+    warp_code_init: Literal["time", "glo"] = "time"
+    # The warp reaches this many fine-ball radii from the focus (fading out over its last quarter);
+    # the room beyond stays put and costs no MLP evaluations. 0 = the warp acts everywhere (Nerfies).
+    warp_reach: float = 2.0
     appearance_code_dim: int = 8
     proposal_samples: tuple[int, ...] = (256, 96)
     shaded_samples: int = 48
@@ -130,7 +136,7 @@ def _cpu_preview() -> NerfieConfig:
             warp_width=64, warp_depth=4, warp_freqs=6, proposal_samples=(32,), shaded_samples=24,
         ),
         train=TrainConfig(
-            steps=5000, minutes=10.0, rays_per_batch=1024, warp_anneal_steps=1500, max_image_side=256,
+            steps=5000, minutes=10.0, rays_per_batch=1024, warp_lr=3e-3, warp_anneal_steps=1500, max_image_side=256,
             background_points=512, mixed_precision=False, checkpoint_every=250, eval_every=500,
         ),
         render=RenderConfig(long_side=512, fast_samples=True),

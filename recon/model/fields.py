@@ -99,9 +99,10 @@ class DeformationField(_Framed):
     The map is conjugated by the framing, so its Jacobian (the elastic loss) is unchanged by it.
     """
 
-    def __init__(self, num_freqs: int, code_dim: int, width: int, depth: int, kind: str = "se3") -> None:
+    def __init__(self, num_freqs: int, code_dim: int, width: int, depth: int, kind: str = "se3",
+                 reach: float = 0.0) -> None:
         super().__init__()
-        self.num_freqs, self.kind = num_freqs, kind
+        self.num_freqs, self.kind, self.reach = num_freqs, kind, float(reach)
         d_in = posenc_dim(3, num_freqs) + code_dim
         self.trunk = MLP(d_in, width, depth, 0, skip=4 if depth > 4 else None)
         self.head_r = nn.Linear(width, 3)
@@ -112,12 +113,32 @@ class DeformationField(_Framed):
 
     def forward(self, x: torch.Tensor, code: torch.Tensor, alpha: float) -> torch.Tensor:
         xl = (x - self.center) / self.radius
+        if self.reach <= 0:
+            return self._warp_local(xl, code, alpha) * self.radius + self.center
+        # Only the subject's neighbourhood moves: the displacement fades out (cosine) between 0.75·reach
+        # and reach (in fine-ball radii) and the MLP is not evaluated beyond — about half the shaded
+        # samples of a selfie lie on the room behind, which a selfie's subject never moves.
+        shape = xl.shape
+        flat, cflat = xl.reshape(-1, 3), code.reshape(-1, code.shape[-1])
+        r = torch.linalg.vector_norm(flat, dim=-1)
+        inside = torch.nonzero(r < self.reach).squeeze(-1)
+        xi = flat.index_select(0, inside)
+        fade = fade_weight(r.index_select(0, inside), 0.75 * self.reach, self.reach)[:, None]
+        moved = xi + fade * (self._warp_local(xi, cflat.index_select(0, inside), alpha) - xi)
+        yl = flat.index_copy(0, inside, moved).reshape(shape)
+        return yl * self.radius + self.center
+
+    def _warp_local(self, xl: torch.Tensor, code: torch.Tensor, alpha: float) -> torch.Tensor:
         h = self.trunk(torch.cat([posenc(xl, self.num_freqs, alpha), code], -1))
         if self.kind == "translation":
-            yl = xl + self.head_v(h)
-        else:
-            yl = apply_se3(self.head_r(h), self.head_v(h), xl)
-        return yl * self.radius + self.center
+            return xl + self.head_v(h)
+        return apply_se3(self.head_r(h), self.head_v(h), xl)
+
+
+def fade_weight(r: torch.Tensor, start: float, end: float) -> torch.Tensor:
+    """1 for r ≤ start, 0 for r ≥ end, a half cosine between (C¹, so the warp's Jacobian is continuous)."""
+    u = ((r - start) / max(end - start, 1e-9)).clamp(0, 1)
+    return 0.5 * (1 + torch.cos(torch.pi * u))
 
 
 class TemplateField(_Framed):
