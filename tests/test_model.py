@@ -12,7 +12,14 @@ from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid import window_weights
 from nerfie.recon.model.fields import DeformationField, posenc
-from nerfie.recon.model.losses import background_loss, elastic_residual, geman_mcclure, warp_jacobian
+from nerfie.recon.model.losses import (
+    background_loss,
+    elastic_residual,
+    geman_mcclure,
+    warp_jacobian,
+    warp_jacobian_fd,
+)
+from nerfie.recon.model.nerfie import time_codes
 from nerfie.recon.model.se3 import apply_se3, exp_se3, skew
 from nerfie.recon.project import Project
 from nerfie.recon.train import Trainer
@@ -92,6 +99,47 @@ def test_warp_jacobian_matches_finite_differences() -> None:
         dx[d] = eps
         fd = (warp(x + dx, code, 3.0) - warp(x - dx, code, 3.0)) / (2 * eps)
         assert torch.allclose(jac[:, :, d], fd, atol=1e-6)
+
+
+def test_warp_jacobian_matches_finite_differences_through_the_reach_fade() -> None:
+    # Points on both sides of the fade (0.75·reach … reach) and beyond it; the warp must stay C¹ there.
+    torch.manual_seed(1)
+    warp = DeformationField(4, 8, 32, 3, reach=2.0).double()
+    for h in (warp.head_r, warp.head_v):
+        torch.nn.init.normal_(h.weight, 0, 0.3)
+    direction = torch.nn.functional.normalize(torch.randn(8, 3, dtype=torch.float64), dim=-1)
+    x = direction * torch.linspace(0.2, 2.4, 8, dtype=torch.float64)[:, None]
+    code = torch.rand(8, 8, dtype=torch.float64)
+    jac = warp_jacobian(warp, x, code, alpha=3.0)
+    assert torch.allclose(warp_jacobian_fd(warp, x, code, 3.0, step=1e-6), jac, atol=1e-6)
+    assert torch.allclose(jac[-1], torch.eye(3, dtype=torch.float64))  # beyond the reach: identity
+
+
+def test_the_warp_leaves_the_room_beyond_its_reach_alone() -> None:
+    warp = DeformationField(4, 8, 32, 3, reach=2.0)
+    torch.nn.init.normal_(warp.head_v.weight, 0, 0.3)
+    warp.center.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    warp.radius.fill_(0.5)
+    near = warp.center + torch.tensor([[0.2, 0.0, 0.0]])  # 0.4 fine-ball radii from the focus
+    far = warp.center + torch.tensor([[0.0, 1.2, 0.0], [-3.0, 0.0, 0.0]])  # ≥ 2.4 radii
+    code = torch.rand(3, 8)
+    moved = warp(torch.cat([near, far]), code, 4.0)
+    assert torch.equal(moved[1:], far)
+    assert (moved[0] - near[0]).norm() > 1e-3
+    everywhere = DeformationField(4, 8, 32, 3, reach=0.0)
+    everywhere.load_state_dict(warp.state_dict())
+    assert torch.allclose(everywhere(near, code[:1], 4.0), moved[:1])  # inside the fade: the same warp
+
+
+def test_time_codes_start_distinct_and_smooth_in_time() -> None:
+    codes = time_codes(150, 8)
+    steps = (codes[1:] - codes[:-1]).norm(dim=-1)
+    ends = (codes[0] - codes[-1]).norm()
+    assert codes.shape == (150, 8)
+    assert steps.max() < 0.15  # neighbours in time are neighbours in code space…
+    assert ends > 1.0  # …and the clip's ends are far apart (Nerfies' U[0, 0.05) start: all within 0.15)
+    assert torch.all(torch.cdist(codes, codes) + torch.eye(150) > 0.01)  # no two frames share a code
+    assert time_codes(1, 8).shape == (1, 8) and time_codes(10, 5).shape == (10, 5)
 
 
 def test_background_loss_is_zero_for_the_identity_warp() -> None:
