@@ -46,11 +46,10 @@ def elastic_residual(jac: torch.Tensor) -> torch.Tensor:
 
 
 def elastic_loss(warp: DeformationField, x: torch.Tensor, code: torch.Tensor, weight: torch.Tensor,
-                 alpha: float, c: float = 0.03, exact: bool = False) -> torch.Tensor:
-    """Rendering-weighted robust elastic penalty (weights are a stop-gradient); the Jacobian by central
-    differences unless ``exact``."""
-    jac = (warp_jacobian if exact else warp_jacobian_fd)(warp, x, code, alpha)
-    res = elastic_residual(jac)
+                 alpha: float, c: float = 0.03) -> torch.Tensor:
+    """Rendering-weighted robust elastic penalty (weights are a stop-gradient), Jacobian by central
+    differences (see :func:`warp_jacobian_fd`)."""
+    res = elastic_residual(warp_jacobian_fd(warp, x, code, alpha))
     return (weight.detach() * geman_mcclure(res, c)).mean()
 
 
