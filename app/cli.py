@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from nerfie.recon.config import NerfieConfig
+from nerfie.recon.config import PRESETS, NerfieConfig
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.version import __version__
 
@@ -341,8 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("process", help="video or photo folder → frames, masks, camera poses (resumable)")
     p.add_argument("source", help="video file (mp4, mov, webm, mkv, …) or a folder of photos")
     p.add_argument("-o", "--output", help="project folder (default: next to the video, <name>-nerfie)")
-    p.add_argument("--preset", choices=["cpu-preview", "gpu-standard", "gpu-quality"],
-                   help="settings preset for a new project (default: by device)")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="settings preset for a new project (default: by device; auto times this machine)")
     p.add_argument("--frames", type=int, help="target number of frames (default 150; 100 on cpu-preview)")
     p.add_argument("--no-masks", action="store_true", help="do not mask the person out for SfM")
     p.add_argument("--start", type=float, help="use the video from this second on")
@@ -357,7 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "sparse/ + images/, or a Nerfies/HyperNeRF dataset folder")
     p.add_argument("source", help="transforms.json (or its folder), COLMAP workspace, or Nerfies dataset folder")
     p.add_argument("-o", "--output", help="project folder (default: <source folder>-nerfie beside it)")
-    p.add_argument("--preset", choices=["cpu-preview", "gpu-standard", "gpu-quality"])
+    p.add_argument("--preset", choices=list(PRESETS))
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. train.steps=5000")
     p.set_defaults(func=_cmd_import)
 
@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="video → poses → training → turntable MP4 in one go (resumable)")
     p.add_argument("source", nargs="?", help="video or photo folder (default: the bundled sample clip)")
     p.add_argument("-o", "--output", help="project folder (default: ./<video name>-nerfie)")
-    p.add_argument("--preset", choices=["cpu-preview", "gpu-standard", "gpu-quality"])
+    p.add_argument("--preset", choices=list(PRESETS))
     p.add_argument("--minutes", type=float, help="training time budget in minutes (default 8)")
     p.add_argument("--frames", type=int, help="target number of frames")
     p.add_argument("--no-masks", action="store_true", help="do not mask the person out for SfM")

@@ -57,6 +57,10 @@ class SettingsPanel(QGroupBox):
         self.preset.setCurrentText(cfg.preset)
         self.preset.blockSignals(False)
         self.help.setText(PRESET_DESCRIPTIONS.get(cfg.preset, ""))
+        # auto picks the training resolution with the model size; the box shows what it will start from
+        self.resolution.setEnabled(cfg.preset != "auto")
+        self.resolution.setToolTip("Chosen by the auto preset from this machine's measured speed"
+                                   if cfg.preset == "auto" else "Train on the image size whose long side fits this")
         self.frames.setValue(cfg.ingest.target_frames)
         self.resolution.setValue(cfg.train.max_image_side)
         self.minutes.setValue(cfg.train.minutes)

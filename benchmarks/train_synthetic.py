@@ -1,7 +1,8 @@
 """Training on synthetic captures with ground truth: novel-view PSNR after a wall-clock budget.
 
     .venv/bin/python benchmarks/train_synthetic.py [--minutes 10] [--frames 150] [--size 128]
-        [--runs dynamic static dynamic-nowarp static-nowarp dynamic-translation dynamic-noanneal]
+        [--runs dynamic static dynamic-nowarp static-nowarp dynamic-translation dynamic-noanneal
+                dynamic-noanneal-samesteps dynamic-auto static-auto]
 
 Each run imports a synthetic capture with its exact cameras (no SfM: this measures the model),
 trains the ``cpu-preview`` preset (or ``--preset``) for ``--minutes``, and scores the held-out
@@ -29,7 +30,7 @@ from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.device import configure_threads
 from nerfie.recon.importers import import_transforms
 from nerfie.recon.synth import SynthSpec, generate
-from nerfie.recon.train import Trainer, psnr, render_camera
+from nerfie.recon.train import AUTOTUNE_RECORD, Trainer, psnr, render_camera
 
 RUNS = {
     "dynamic": ("dynamic", {}),
@@ -38,6 +39,12 @@ RUNS = {
     "static-nowarp": ("static", {"model.warp": "none"}),
     "dynamic-translation": ("dynamic", {"model.warp": "translation"}),
     "dynamic-noanneal": ("dynamic", {"model.hash_anneal": False}),
+    # the hash annealing ablation at the step count the `dynamic` run reached (run it after `dynamic`):
+    # step rates drift ±20 % on a shared machine, which confounds a same-minutes comparison
+    "dynamic-noanneal-samesteps": ("dynamic", {"model.hash_anneal": False}),
+    # the auto preset: times this machine and picks the grid, rays and samples for the budget
+    "dynamic-auto": ("dynamic", {"preset": "auto"}),
+    "static-auto": ("static", {"preset": "auto"}),
 }
 
 
@@ -78,11 +85,21 @@ def main() -> None:
                 captures[variant] = tmp / f"cap-{variant}"
                 generate(captures[variant], SynthSpec(frames=args.frames, width=args.size, height=args.size,
                                                       variant=variant, heldout=8))
-            cfg = with_overrides(preset(args.preset), {"train.minutes": args.minutes, "train.steps": 10**9,
-                                                        "train.eval_every": 0, "train.checkpoint_every": 0,
+            budget = {"train.minutes": args.minutes, "train.steps": 10**9}
+            if name.endswith("-samesteps"):
+                base = next((r for r in rows if r[0] == name.split("-")[0]), None)
+                if base is None:
+                    raise SystemExit(f"{name} needs the {name.split('-')[0]!r} run before it")
+                budget = {"train.minutes": 0.0, "train.steps": base[1]}
+            cfg = with_overrides(preset(args.preset), {**budget, "train.eval_every": 0, "train.checkpoint_every": 0,
                                                         **overrides, **extra})
             proj = import_transforms(captures[variant] / "transforms.json", tmp / f"proj-{name}", cfg)
             trainer = Trainer(proj)
+            tuned = proj.root / AUTOTUNE_RECORD
+            if tuned.exists():
+                rec = json.loads(tuned.read_text())
+                print(f"{name:<20} auto picked {rec['tier']} ({rec['seconds_per_step'] * 1000:.0f} ms/step, "
+                      f"{rec['tuning_seconds']} s to decide)", flush=True)
             t0 = time.perf_counter()
             result = trainer.run()
             minutes = (time.perf_counter() - t0) / 60

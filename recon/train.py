@@ -10,6 +10,7 @@ checkpoint. Stops at the step budget, the wall-clock budget (``minutes``) or on 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -20,19 +21,21 @@ import cv2
 import numpy as np
 import torch
 
+from nerfie.recon.autotune import choose, is_auto
 from nerfie.recon.camera import CameraBatch
 from nerfie.recon.config import NerfieConfig, config_from_dict, to_dict
 from nerfie.recon.dataset import Dataset, load_dataset
-from nerfie.recon.device import configure_threads, pick_device
+from nerfie.recon.device import configure_threads, describe_device, pick_device
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EvalResult, EventSink, Log, StageDone, TrainStatus, ignore
-from nerfie.recon.fileio import atomic_path
+from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.model.losses import background_loss, elastic_loss
 from nerfie.recon.model.nerfie import NerfieModel
 from nerfie.recon.project import Project
 from nerfie.recon.sfm.normalize import focus_of_cameras
 
 CHECKPOINT = "latest.pt"
+AUTOTUNE_RECORD = "autotune.json"  # what the auto preset timed and picked, beside project.json
 CHECKPOINT_FORMAT = 1
 
 
@@ -82,6 +85,36 @@ def load_train_data(ds: Dataset, max_side: int, device: torch.device) -> TrainDa
     )
 
 
+def measure_step_seconds(cfg: NerfieConfig, dataset: Dataset, data: TrainData, device: torch.device,
+                         cancelled: Callable[[], bool] = lambda: False, steps: int = 5) -> float | None:
+    """Seconds one training step with ``cfg`` takes on ``device``, timed on the project's own data.
+
+    Timed at the end of the annealing, when every hash level is on (the dearest steps); two warm-up
+    steps first (allocations, kernel selection). None if it runs out of memory.
+    """
+    rig = Trainer.__new__(Trainer)
+    rig.on_event, rig.cancelled, rig.paused = ignore, cancelled, lambda: False
+    try:
+        rig._build(cfg, dataset, data, device)
+        rig.step = cfg.train.warp_anneal_steps
+        for _ in range(2):
+            rig.train_step()
+        times = []
+        for _ in range(steps):
+            if cancelled():
+                raise Cancelled()
+            t0 = time.perf_counter()
+            rig.train_step()
+            times.append(time.perf_counter() - t0)
+    except torch.OutOfMemoryError:
+        return None
+    finally:
+        del rig
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return sorted(times)[len(times) // 2]
+
+
 def warp_alpha(cfg: NerfieConfig, step: int) -> float:
     """The deformation window α at ``step``: 0 → warp_freqs over warp_anneal_steps (coarse-to-fine)."""
     return cfg.model.warp_freqs * min(step / max(cfg.train.warp_anneal_steps, 1), 1.0)
@@ -125,11 +158,23 @@ class Trainer:
                  paused: Callable[[], bool] = lambda: False, device: str | None = None) -> None:
         configure_threads()
         self.project = project
-        self.cfg: NerfieConfig = project.config
         self.on_event, self.cancelled, self.paused = on_event, cancelled, paused
-        self.device = pick_device(device or self.cfg.train.device)
-        self.dataset = load_dataset(project.root)
-        self.data = load_train_data(self.dataset, self.cfg.train.max_image_side, self.device)
+        dataset = load_dataset(project.root)
+        dev = pick_device(device or project.config.train.device)
+        self.ckpt_path = project.checkpoints_dir / CHECKPOINT
+        if is_auto(project.config) and not self.ckpt_path.exists():
+            # Tuned once, before the first step; a resumed run keeps the sizes its checkpoint has.
+            project.config = self._autotune(project.config, dataset, dev)
+            project.save()
+        self._build(project.config, dataset, load_train_data(dataset, project.config.train.max_image_side, dev), dev)
+        if self.ckpt_path.exists():
+            self.load(self.ckpt_path)
+
+    def _build(self, cfg: NerfieConfig, dataset: Dataset, data: TrainData, device: torch.device) -> None:
+        self.cfg = cfg
+        self.device = device
+        self.dataset = dataset
+        self.data = data
         torch.manual_seed(self.cfg.train.seed)
         self.model = NerfieModel(self.cfg.model, self.dataset.num_codes).to(self.device)
         focus, radius = focus_of_cameras(self.dataset.normalized_cameras())
@@ -143,9 +188,24 @@ class Trainer:
         self._budget, self._t0, self._p0 = 0.0, 0.0, 0.0
         self.lr_scale = 1.0
         self.nan_steps = 0
-        self.ckpt_path = project.checkpoints_dir / CHECKPOINT
-        if self.ckpt_path.exists():
-            self.load(self.ckpt_path)
+
+    # ---- the auto preset ------------------------------------------------------------------------------
+
+    def _autotune(self, cfg: NerfieConfig, dataset: Dataset, device: torch.device) -> NerfieConfig:
+        """Pick the ``auto`` preset's sizes by timing real steps on this device (see recon.autotune)."""
+        self.on_event(Log("train", "auto preset: timing a few training steps to size the model for the budget"))
+        t0 = time.perf_counter()
+        # A step's cost does not depend on the image size (rays are drawn per pixel), so every size is
+        # timed on the small images: quick to load.
+        data = load_train_data(dataset, 256, device)
+        choice = choose(cfg, lambda c: measure_step_seconds(c, dataset, data, device, self.cancelled))
+        secs = time.perf_counter() - t0
+        write_json_atomic(self.project.root / AUTOTUNE_RECORD, {
+            "device": describe_device(device), "tier": choice.tier, "seconds_per_step": choice.seconds_per_step,
+            "steps": choice.steps, "minutes": choice.config.train.minutes, "tuning_seconds": round(secs, 1),
+            "timings": [dataclasses.asdict(t) for t in choice.timings]})
+        self.on_event(Log("train", f"{choice.summary()}; {secs:.0f} s to decide"))
+        return choice.config
 
     # ---- optimisation -----------------------------------------------------------------------------
 
@@ -179,9 +239,18 @@ class Trainer:
         return max(by_steps, by_time)
 
     def lr_factor(self) -> float:
-        """Exponential decay lr → lr_final over the schedule's progress, times the NaN back-off."""
+        """Exponential decay lr → lr_final over the schedule's progress, times the NaN back-off.
+
+        With ``lr_cooldown`` = c > 0 the decay reaches lr_final at progress 1 − c and the last c of the
+        run falls a further 10×: a short schedule whose lr_final is kept high for the hash tables would
+        otherwise end on whatever noisy step the last one happened to be.
+        """
         t = self.cfg.train
-        return (t.lr_final / t.lr) ** self.progress * self.lr_scale
+        p, c = self.progress, min(max(t.lr_cooldown, 0.0), 0.9)
+        f = (t.lr_final / t.lr) ** min(p / (1 - c), 1.0)
+        if c > 0 and p > 1 - c:
+            f *= 0.1 ** ((p - (1 - c)) / c)
+        return f * self.lr_scale
 
     def alpha(self, step: int) -> float:
         return warp_alpha(self.cfg, step)
@@ -208,14 +277,25 @@ class Trainer:
         target = d.images[img, yy, xx].float() / 255.0
         return o, dirs, d.frame_ids[img], target
 
+    def autocast(self) -> torch.autocast:
+        """bfloat16 autocast of the rendering pass's matrix products (``train.mixed_precision``, CUDA only).
+
+        bfloat16 keeps float32's range, so no loss scaling is needed. The elastic loss stays outside it:
+        its finite-difference Jacobian (steps of 1e-3) would drown in bfloat16's 3 significant digits.
+        On CPU it stays off: the hash-grid lookups dominate there and are not matrix products.
+        """
+        on = self.cfg.train.mixed_precision and self.device.type == "cuda"
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=on)
+
     def losses(self, step: int) -> dict[str, torch.Tensor]:
         t = self.cfg.train
         o, dirs, fid, target = self.sample_batch()
         wc, ac = self.model.codes(fid)
         alpha = self.alpha(step)
         self.model.template.grid.anneal(self.hash_alpha(step))
-        out = self.model.render(o, dirs, wc, ac, self.data.near, self.data.far, alpha, train=True,
-                                generator=self.generator)
+        with self.autocast():
+            out = self.model.render(o, dirs, wc, ac, self.data.near, self.data.far, alpha, train=True,
+                                    generator=self.generator)
         losses = {"rgb": torch.mean((out["rgb"] - target) ** 2)}
         losses["interlevel"] = self.model.interlevel(out)
         if self.model.warp is not None:

@@ -380,3 +380,18 @@ def test_cancelling_an_export_leaves_no_video(window: MainWindow, trained_projec
 def test_exporting_before_training_explains_what_to_do(window: MainWindow) -> None:
     window.open_export()
     assert window.last_error is not None and "no trained" in window.last_error.text().lower()
+
+
+def test_the_auto_preset_is_offered_and_owns_the_training_resolution(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.app.settings_panel import SettingsPanel
+
+    panel = SettingsPanel("cpu-preview")
+    qtbot.addWidget(panel)
+    assert panel.resolution.isEnabled()
+    panel.preset.setCurrentText("auto")
+    assert not panel.resolution.isEnabled() and "this machine" in panel.help.text()
+    panel.minutes.setValue(4.0)
+    cfg = panel.config()
+    assert cfg.preset == "auto" and cfg.train.minutes == 4.0
+    panel.preset.setCurrentText("gpu-standard")
+    assert panel.resolution.isEnabled()

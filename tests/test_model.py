@@ -288,3 +288,18 @@ def test_a_time_budget_that_ends_the_run_first_still_decays_the_learning_rate_to
     steps_only = Trainer(make_project(tiny_capture, tmp_path / "q", **{"train.steps": 10**9}))
     steps_only.train_step()
     assert steps_only.progress < 1e-6  # without a budget the steps decide, as before
+
+
+def test_a_cooldown_reaches_lr_final_early_and_ends_ten_times_lower(tiny_capture: Path, tmp_path: Path) -> None:
+    tr = Trainer(make_project(tiny_capture, tmp_path / "p", **{"train.lr_cooldown": 0.2}))
+    t = tr.cfg.train
+    at = {}
+    for p in (0.0, 0.4, 0.8, 0.9, 1.0):
+        tr.progress = p
+        at[p] = tr.lr_factor() * t.lr
+    assert at[0.0] == pytest.approx(t.lr) and at[0.8] == pytest.approx(t.lr_final)
+    assert at[0.4] == pytest.approx(t.lr * (t.lr_final / t.lr) ** 0.5)
+    assert at[0.9] == pytest.approx(t.lr_final * 0.1**0.5) and at[1.0] == pytest.approx(t.lr_final / 10)
+    plain = Trainer(make_project(tiny_capture, tmp_path / "q", **{"train.lr_cooldown": 0.0}))
+    plain.progress = 1.0
+    assert plain.lr_factor() * t.lr == pytest.approx(t.lr_final)  # no cooldown: the plain decay
