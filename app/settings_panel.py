@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QLabel, QSpinBox, QWidget
 
+from nerfie.recon.autotune import is_auto
 from nerfie.recon.config import PRESET_DESCRIPTIONS, NerfieConfig, preset, with_overrides
 
 
@@ -58,9 +59,10 @@ class SettingsPanel(QGroupBox):
         self.preset.blockSignals(False)
         self.help.setText(PRESET_DESCRIPTIONS.get(cfg.preset, ""))
         # auto picks the training resolution with the model size; the box shows what it will start from
-        self.resolution.setEnabled(cfg.preset != "auto")
+        auto = is_auto(cfg)
+        self.resolution.setEnabled(not auto)
         self.resolution.setToolTip("Chosen by the auto preset from this machine's measured speed"
-                                   if cfg.preset == "auto" else "Train on the image size whose long side fits this")
+                                   if auto else "Train on the image size whose long side fits this")
         self.frames.setValue(cfg.ingest.target_frames)
         self.resolution.setValue(cfg.train.max_image_side)
         self.minutes.setValue(cfg.train.minutes)

@@ -19,10 +19,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nerfie.recon.config import NerfieConfig, preset, with_overrides
-
-AUTO = "auto"
-DEFAULT_MINUTES = 10.0  # the budget ``auto`` fits when none is given (as config._auto)
+from nerfie.recon.config import AUTO_DEFAULT_MINUTES, AUTO_PRESET, NerfieConfig, preset, with_overrides
 
 
 @dataclass(frozen=True)
@@ -35,9 +32,10 @@ class Tier:
     min_steps: int  # steps this size needs in the budget to beat the rung below (see the RESULTS ladder)
 
 
-# Smallest first. cpu-preview's own sizes are the second rung: on the 2-core build machine it reaches
-# 33.8 dB (static) in 10 minutes at ~7900 steps, but at 3 minutes (~2300 steps) a lighter grid that
-# runs more steps is the better use of the time.
+# Smallest first; cpu-preview's own sizes are the second rung. On the 2-core build machine (RESULTS.md,
+# "The auto preset") the lighter grid's extra steps won on the moving capture at 3 and 10 minutes
+# (+0.5, +1.5 dB) and lost on the static one (−0.6, −1.6): selfies move, so it is picked until the budget
+# buys cpu-preview ~4000 steps. The larger rungs' thresholds are judgement, not measured.
 TIERS: tuple[Tier, ...] = (
     Tier("cpu-small", "cpu-preview", {
         "model.hash_log2_table": 16, "model.hash_max_res": 1024, "model.shaded_samples": 16,
@@ -88,7 +86,7 @@ class AutoChoice:
 
 
 def is_auto(cfg: NerfieConfig) -> bool:
-    return cfg.preset == AUTO
+    return cfg.preset == AUTO_PRESET
 
 
 def _get(cfg: NerfieConfig, key: str) -> object:
@@ -101,7 +99,7 @@ def tier_config(user: NerfieConfig, tier: Tier) -> NerfieConfig:
     """``user``'s config with ``tier``'s sizes (and its base preset's size keys) in place."""
     base = with_overrides(preset(tier.base), tier.sizes)
     cfg = with_overrides(user, {k: _get(base, k) for k in TUNED_KEYS})
-    return dataclasses.replace(cfg, preset=AUTO)
+    return dataclasses.replace(cfg, preset=AUTO_PRESET)
 
 
 def scale_schedule(cfg: NerfieConfig, steps: int) -> NerfieConfig:
@@ -123,7 +121,7 @@ def choose(user: NerfieConfig, seconds_per_step: Callable[[NerfieConfig], float 
     ``seconds_per_step(cfg)`` measures one training step with ``cfg`` (None when it cannot run, e.g. out
     of memory). The smallest tier is kept even if it does not fit: a short run beats no run.
     """
-    budget_s = 60.0 * (minutes if minutes else (user.train.minutes or DEFAULT_MINUTES))
+    budget_s = 60.0 * (minutes if minutes else (user.train.minutes or AUTO_DEFAULT_MINUTES))
     timings: list[TierTiming] = []
     best: tuple[Tier, NerfieConfig, float, int] | None = None
     for tier in TIERS:

@@ -161,12 +161,16 @@ def _gpu_quality() -> NerfieConfig:
     )
 
 
+AUTO_PRESET = "auto"
+AUTO_DEFAULT_MINUTES = 10.0  # the budget ``auto`` fits when none is given
+
+
 def _auto() -> NerfieConfig:
     """Stored form before tuning (see recon.autotune): cpu-preview's settings and a 10-minute budget; the
     trainer times a ladder of sizes on first use and writes the one it picks back into the project."""
     cfg = _cpu_preview()
-    cfg.preset = "auto"
-    cfg.train.minutes = 10.0
+    cfg.preset = AUTO_PRESET
+    cfg.train.minutes = AUTO_DEFAULT_MINUTES
     return cfg
 
 
@@ -174,14 +178,14 @@ PRESETS: dict[str, typing.Callable[[], NerfieConfig]] = {
     "cpu-preview": _cpu_preview,
     "gpu-standard": _gpu_standard,
     "gpu-quality": _gpu_quality,
-    "auto": _auto,
+    AUTO_PRESET: _auto,
 }
 
 PRESET_DESCRIPTIONS: dict[str, str] = {
     "cpu-preview": "Small grid and few steps: a recognisable preview in ~10 minutes on a laptop CPU.",
     "gpu-standard": "Paper-sized hash grid (16x2, 2^19); a few minutes on one modern GPU.",
     "gpu-quality": "Larger grid and longer schedule for the final video.",
-    "auto": "Times a few training steps on this machine and picks the grid, rays and samples that fit "
+    AUTO_PRESET: "Times a few training steps on this machine and picks the grid, rays and samples that fit "
             "the time budget (10 minutes unless set).",
 }
 
