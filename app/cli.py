@@ -204,8 +204,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 130
     finally:
         sink.close()
-    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s; held-out PSNR {result['val_psnr']:.2f} dB. "
-          f"Checkpoint: {trainer.ckpt_path}")
+    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s; held-out PSNR {result['val_psnr']:.2f} dB "
+          f"(subject {result['val_psnr_subject']:.2f} dB), view consistency {result['consistency_psnr']:.2f} dB "
+          f"(subject {result['consistency_psnr_subject']:.2f} dB). Checkpoint: {trainer.ckpt_path}")
     return 0
 
 
@@ -266,6 +267,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from nerfie.recon.device import configure_threads
     from nerfie.recon.events import Cancelled
     from nerfie.recon.pipeline import process_and_train
+    from nerfie.recon.project import Project
     from nerfie.render.export import RenderSpec, export
     from nerfie.render.scene import load_scene
 
@@ -305,12 +307,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     times = ", ".join(f"{k} {v / 60:.1f} min" for k, v in summary.seconds.items())
+    held, cons = summary.quality.get("heldout", {}), summary.quality.get("view_consistency", {})
+    checks = Project.load(proj.root).stages["render"].detail.get("path_check", [])
     print(f"Frames registered: {summary.registered}/{summary.total}\n"
-          f"Held-out PSNR:     {summary.val_psnr:.2f} dB\n"
+          f"Held-out PSNR:     {summary.val_psnr:.2f} dB whole, {_db(held.get('psnr_subject'))} subject, "
+          f"SSIM {_num(held.get('ssim'))}\n"
+          f"View consistency:  {_db(cons.get('psnr'))} whole, {_db(cons.get('psnr_subject'))} subject "
+          f"(input frames from hand-shake-free cameras)\n"
+          f"Path check:        {'passed' if not checks else '; '.join(checks)}\n"
+          f"Subject:           {summary.quality.get('subject_source', 'n/a')}\n"
           f"Time:              {times}\n"
           f"Project:           {proj.root}\n"
           f"Turntable video:   {video}")
     return 0
+
+
+def _db(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f} dB"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,8 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", help="output folder")
     p.add_argument("--frames", type=int, default=150, help="number of frames (default 150)")
     p.add_argument("--size", default="256x256", help="WIDTHxHEIGHT (default 256x256)")
-    p.add_argument("--variant", default="dynamic", choices=["dynamic", "static", "still-camera"],
-                   help="dynamic subject (default), static subject, or a camera that never moves")
+    p.add_argument("--variant", default="dynamic", choices=["dynamic", "static", "still-camera", "pan", "drift"],
+                   help="dynamic subject (default), static subject, a camera that never moves, a camera that "
+                        "mostly turns (pan), or a person who moves along with the camera (drift)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fps", type=float, default=15.0, help="video frame rate (default 15)")
     p.add_argument("--distortion", type=float, default=0.0, help="radial distortion k1 (default 0)")

@@ -37,7 +37,7 @@ from nerfie.app.viewer_widget import ViewerWidget
 from nerfie.app.workers import Job
 from nerfie.recon.config import with_overrides
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.events import EvalResult, Log, Progress, StageDone, TrainStatus
+from nerfie.recon.events import EvalResult, Log, Progress, QualityReport, StageDone, TrainStatus
 from nerfie.recon.project import Project
 from nerfie.render.live import snapshot_scene
 from nerfie.render.scene import TrainedScene, load_scene
@@ -465,6 +465,10 @@ class MainWindow(QMainWindow):
         elif isinstance(ev, EvalResult):
             self.training_page.on_eval(ev)
             self.append_log(f"held-out PSNR {ev.psnr:.2f} dB at step {ev.step}")
+        elif isinstance(ev, QualityReport):
+            self.training_page.on_quality(ev)
+            for line in ev.lines():
+                self.append_log(line)
         elif isinstance(ev, Log):
             self.append_log(f"{ev.stage}: {ev.message}", ev.level)
         elif isinstance(ev, StageDone):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from nerfie.recon.events import EvalResult, Event, Log, Progress, StageDone, TrainStatus
+from nerfie.recon.events import EvalResult, Event, Log, Progress, QualityReport, StageDone, TrainStatus
 
 
 class TerminalProgress:
@@ -40,8 +40,12 @@ class TerminalProgress:
                           f"loss {event.loss:.4f}, {event.psnr:.1f} dB, α {event.alpha:.1f}, "
                           f"{event.rays_per_second / 1000:.0f}k rays/s, ETA {event.eta_seconds / 60:.1f} min"))
         elif isinstance(event, EvalResult):
-            tqdm.write(f"[eval] step {event.step}: held-out PSNR {event.psnr:.2f} dB ({event.frames} frames)",
+            subject = "" if event.psnr_subject != event.psnr_subject else f", subject {event.psnr_subject:.2f} dB"
+            tqdm.write(f"[eval] step {event.step}: held-out PSNR {event.psnr:.2f} dB{subject} ({event.frames} frames)",
                        file=sys.stderr)
+        elif isinstance(event, QualityReport):
+            for line in event.lines():
+                tqdm.write(f"[quality] {line}", file=sys.stderr)
         elif isinstance(event, Log):
             tqdm.write(f"[{event.stage}] {event.message}", file=sys.stderr)
         elif isinstance(event, StageDone):

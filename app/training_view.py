@@ -11,7 +11,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from nerfie.app.viewer_widget import ViewerWidget
-from nerfie.recon.events import EvalResult, TrainStatus
+from nerfie.recon.events import EvalResult, QualityReport, TrainStatus
 
 
 def _duration(seconds: float) -> str:
@@ -46,11 +46,12 @@ class TrainingView(QWidget):
         self.val_psnr: list[float] = []
         self._last: tuple[float, int] | None = None  # (time, step) of the previous status
 
-        self.stats = {k: QLabel("–") for k in ("step", "speed", "eta", "alpha", "levels", "val")}
+        self.stats = {k: QLabel("–") for k in ("step", "speed", "eta", "alpha", "levels", "val", "consistency")}
         grid = QGridLayout()
         for r, (key, title) in enumerate((("step", "Step"), ("speed", "Speed"), ("eta", "Time left"),
                                           ("alpha", "Deformation window α"), ("levels", "Hash levels on"),
-                                          ("val", "Held-out PSNR"))):
+                                          ("val", "Held-out PSNR"),
+                                          ("consistency", "View consistency"))):
             grid.addWidget(QLabel(title), r, 0)
             self.stats[key].setStyleSheet("font-weight: bold;")
             grid.addWidget(self.stats[key], r, 1)
@@ -120,8 +121,17 @@ class TrainingView(QWidget):
         if math.isfinite(ev.psnr):
             self.val_steps.append(ev.step)
             self.val_psnr.append(ev.psnr)
-            self.stats["val"].setText(f"{ev.psnr:.2f} dB on {ev.frames} frames")
+            subject = f", subject {ev.psnr_subject:.2f} dB" if math.isfinite(ev.psnr_subject) else ""
+            self.stats["val"].setText(f"{ev.psnr:.2f} dB{subject} on {ev.frames} frames")
             self._redraw()
+
+    def on_quality(self, ev: QualityReport) -> None:
+        """The end-of-training scores: view consistency is what a new viewpoint will look like."""
+        if math.isfinite(ev.consistency_psnr):
+            subject = (f", subject {ev.consistency_psnr_subject:.2f} dB"
+                       if math.isfinite(ev.consistency_psnr_subject) else "")
+            self.stats["consistency"].setText(f"{ev.consistency_psnr:.2f} dB{subject}")
+            self.stats["consistency"].setToolTip("\n".join(ev.lines()))
 
     def _redraw(self) -> None:
         self.loss_curve.setData(self.steps, self.losses)

@@ -64,9 +64,26 @@ class Dataset:
     up: np.ndarray
     background: np.ndarray  # raw world
     frames_dir: str = "frames"
+    subject_center: np.ndarray | None = None  # raw world; None: not estimated (a project from before)
+    subject_radius: float = 0.0
+    subject_source: str = ""
 
     def normalized_cameras(self) -> list[Camera]:
         return [c.normalized(self.center, self.scale) for c in self.cameras]
+
+    def subject(self) -> tuple[np.ndarray, float]:
+        """The subject's centre and radius in the normalised frame: what the model, the paths and the
+        viewer frame on (``recon.sfm.subject``)."""
+        if self.subject_center is None:
+            from nerfie.recon.sfm.normalize import scene_median_depth
+            from nerfie.recon.sfm.subject import from_camera_axes
+
+            ply = self.root / "sparse_pc.ply"
+            pts = read_ply(ply)[0] if ply.exists() else np.zeros((0, 3))
+            depth = scene_median_depth(dict(zip(self.names, self.cameras, strict=True)), pts)
+            est = from_camera_axes(self.cameras, depth)
+            self.subject_center, self.subject_radius, self.subject_source = est.center, est.radius, est.source
+        return (self.subject_center - self.center) * self.scale, self.subject_radius * self.scale
 
     @property
     def num_codes(self) -> int:
@@ -120,4 +137,9 @@ def load_dataset(root: Path) -> Dataset:
         near=float(scene["near"]), far=float(scene["far"]), up=np.asarray(scene["up"], dtype=np.float64),
         background=bg, frames_dir=frames_dir,
     )
+    subj = scene.get("subject")
+    if subj:
+        out.subject_center = np.asarray(subj["center"], dtype=np.float64)
+        out.subject_radius = float(subj["radius"])
+        out.subject_source = str(subj.get("source", ""))
     return out

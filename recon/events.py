@@ -54,14 +54,41 @@ class TrainStatus:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Held-out figures at ``step``."""
+    """Held-out figures at ``step``: whole frame, subject region (NaN without masks), SSIM."""
 
     step: int
     psnr: float
     frames: int
+    psnr_subject: float = float("nan")
+    ssim: float = float("nan")
 
 
-Event = Progress | Log | StageDone | TrainStatus | EvalResult
+@dataclass(frozen=True)
+class QualityReport:
+    """What a user would see, scored at the end of training (``recon.quality``): held-out frames and
+    view consistency (input frames from their hand-shake-free cameras), whole and subject region."""
+
+    step: int
+    heldout_psnr: float
+    heldout_psnr_subject: float
+    heldout_ssim: float
+    consistency_psnr: float
+    consistency_psnr_subject: float
+    consistency_ssim: float
+    consistency_frames: int
+
+    def lines(self) -> list[str]:
+        def db(x: float) -> str:
+            return "n/a" if x != x else f"{x:.2f} dB"
+
+        return [f"held-out: {db(self.heldout_psnr)} whole, {db(self.heldout_psnr_subject)} subject, "
+                f"SSIM {self.heldout_ssim:.3f}",
+                f"view consistency ({self.consistency_frames} frames from smoothed cameras): "
+                f"{db(self.consistency_psnr)} whole, {db(self.consistency_psnr_subject)} subject, "
+                f"SSIM {self.consistency_ssim:.3f}"]
+
+
+Event = Progress | Log | StageDone | TrainStatus | EvalResult | QualityReport
 EventSink = Callable[[Event], None]
 
 

@@ -19,7 +19,8 @@ from nerfie.recon.fileio import read_json
 from nerfie.recon.ingest.frames import frame_name, write_pyramid
 from nerfie.recon.process import open_or_create
 from nerfie.recon.project import Project
-from nerfie.recon.sfm.normalize import normalize_scene
+from nerfie.recon.sfm.normalize import normalize_scene, scene_median_depth
+from nerfie.recon.sfm.subject import estimate_subject, observations
 
 
 def _points_from_depth(capture: Path, cams: list[Camera], every: int = 7) -> tuple[np.ndarray, np.ndarray, list]:
@@ -81,7 +82,12 @@ def _finish_import(proj: Project, names: list[str], cams: list[Camera], points: 
                    observers: list[list[str]], time_ids: list[int], source: str,
                    scene_override: dict | None = None, background: np.ndarray | None = None) -> Project:
     cam_map = dict(zip(names, cams, strict=True))
-    scene = normalize_scene(cam_map, points, observers, None)
+    subject = None
+    if proj.masks_dir.exists() and any(proj.masks_dir.iterdir()):
+        obs = observations(proj.masks_dir, names)
+        if obs:
+            subject = estimate_subject(cam_map, obs, scene_median_depth(cam_map, points))
+    scene = normalize_scene(cam_map, points, observers, None, subject)
     scene_json = scene.to_json()
     if scene_override:
         scene_json.update(scene_override)

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from nerfie.recon.config import NerfieConfig
 from nerfie.recon.events import EventSink, ignore
+from nerfie.recon.fileio import read_json
 from nerfie.recon.process import process
 from nerfie.recon.project import Project
-from nerfie.recon.train import Trainer
+from nerfie.recon.train import QUALITY_RECORD, Trainer
 
 
 @dataclass
@@ -26,6 +27,7 @@ class RunSummary:
     total: int = 0
     val_psnr: float = float("nan")
     seconds: dict[str, float] = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)  # the project's quality.json (recon.quality)
 
 
 def process_and_train(source: Path | None, project_dir: Path, config: NerfieConfig, on_event: EventSink = ignore,
@@ -43,4 +45,6 @@ def process_and_train(source: Path | None, project_dir: Path, config: NerfieConf
     else:
         summary.val_psnr = float(proj.stages["train"].detail.get("val_psnr") or float("nan"))
     summary.seconds["train"] = time.perf_counter() - t0
+    q = proj.path(QUALITY_RECORD)
+    summary.quality = read_json(q) if q.exists() else {}
     return proj, summary

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nerfie.recon.camera import Camera
 from nerfie.recon.config import NerfieConfig
 from nerfie.recon.dataset import write_dataset
 from nerfie.recon.errors import NerfieError, ProjectError
@@ -111,8 +112,9 @@ def _frames_and_poses(proj: Project, src: Path, report: Report, on_event: EventS
 
 def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
            cancelled: Callable[[], bool]) -> None:
-    from nerfie.recon.sfm.colmap_runner import SfmFailed, run_sfm
-    from nerfie.recon.sfm.normalize import normalize_scene
+    from nerfie.recon.sfm.colmap_runner import SfmFailed, SfmModel, run_sfm
+    from nerfie.recon.sfm.normalize import normalize_scene, scene_median_depth
+    from nerfie.recon.sfm.subject import SubjectEstimate, diagnose, estimate_subject, observations
 
     cfg = proj.config
     if proj.stages["poses"].state == "done":
@@ -153,12 +155,38 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             f"The camera barely moved (features shift {motion:.2f} % of the image; moving clips show > 2 %).",
             "Film again moving the phone slowly in an arc around your face; a still camera cannot give 3-D.",
         )
+    obs = observations(proj.masks_dir, names) if masks_used else {}
+    refused: list[SubjectEstimate] = []  # subject estimates of models refused by the subject check
+
+    def subject_check(model: SfmModel) -> list[str]:
+        if not obs:
+            return []
+        est = estimate_subject(model.cameras, obs, scene_median_depth(model.cameras, model.points))
+        if not est.consistent:
+            refused.append(est)
+            diag_cams.append(list(model.cameras.values()))
+            diag_depth.append(scene_median_depth(model.cameras, model.points))
+        return [f"subject: {p}" for p in est.problems]
+
+    diag_cams: list[list[Camera]] = []
+    diag_depth: list[float] = []
     try:
         ordered = proj.stages["ingest"].detail.get("source_kind") == "video"
-        res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled, ordered)
+        res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled, ordered,
+                      subject_check)
     except SfmFailed as exc:
         for a in exc.attempts:
             report.add(f"  attempt {a.line(len(names))}")
+        if refused:
+            # A model was refused for where it puts the subject: say why in the words of the
+            # capture, not of COLMAP.
+            k = max(range(len(diag_cams)), key=lambda i: len(diag_cams[i]))
+            cause, fix = diagnose(diag_cams[k], diag_depth[k])
+            report.add(f"Subject: {'; '.join(refused[k].problems)}")
+            report.advice.append(fix)
+            proj.set_stage("poses", "failed", reason=cause)
+            raise NerfieError(f"These camera poses cannot hold a still subject: {cause} "
+                              f"({refused[k].problems[0]}).", fix) from exc
         report.advice.append(exc.advice)
         proj.set_stage("poses", "failed", reason=exc.message)
         raise
@@ -175,7 +203,10 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
         raise NerfieError(f"Only {len(registered)} frames got camera poses.",
                           "Film a longer, slower clip with a textured background.")
     cams = {n: res.cameras[n] for n in registered}
-    scene = normalize_scene(cams, res.points, res.point_observers, proj.masks_dir if masks_used else None)
+    median_depth = scene_median_depth(cams, res.points)
+    subject = estimate_subject(cams, obs, median_depth) if obs else None
+    scene = normalize_scene(cams, res.points, res.point_observers, proj.masks_dir if masks_used else None, subject)
+    report.add(scene.subject.note)
     report.add(f"Scene: near {scene.near:.3f}, far {scene.far:.3f} (normalised units), "
                f"{len(scene.background)} background points")
     time_ids = [names.index(n) for n in registered]

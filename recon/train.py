@@ -22,20 +22,31 @@ import numpy as np
 import torch
 
 from nerfie.recon.autotune import choose, is_auto
-from nerfie.recon.camera import CameraBatch
+from nerfie.recon.camera import Camera, CameraBatch
 from nerfie.recon.config import NerfieConfig, config_from_dict, to_dict
 from nerfie.recon.dataset import Dataset, load_dataset
 from nerfie.recon.device import configure_threads, describe_device, pick_device
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.events import Cancelled, EvalResult, EventSink, Log, StageDone, TrainStatus, ignore
+from nerfie.recon.events import Cancelled, EvalResult, EventSink, Log, QualityReport, StageDone, TrainStatus, ignore
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.model.losses import background_loss, elastic_loss
 from nerfie.recon.model.nerfie import NerfieModel
 from nerfie.recon.project import Project
-from nerfie.recon.sfm.normalize import focus_of_cameras
+from nerfie.recon.quality import (
+    Scores,
+    consistency_frames,
+    mean_scores,
+    plane_homography,
+    psnr_of,
+    smoothed_cameras,
+    ssim_of,
+    warp_to,
+)
+from nerfie.recon.sfm.normalize import fine_ball_radius
 
 CHECKPOINT = "latest.pt"
 AUTOTUNE_RECORD = "autotune.json"  # what the auto preset timed and picked, beside project.json
+QUALITY_RECORD = "quality.json"  # the last training run's held-out and view-consistency scores
 CHECKPOINT_FORMAT = 1
 
 
@@ -52,6 +63,8 @@ class TrainData:
     far: float
     background: torch.Tensor  # [B, 3] normalised
     factor: int
+    subject_masks: torch.Tensor | None = None  # bool [N, H, W], True on the subject; None without masks
+    camera_list: list[Camera] | None = None  # the same cameras as ``cameras``, one object each
 
 
 def pick_factor(ds: Dataset, max_side: int) -> int:
@@ -82,7 +95,22 @@ def load_train_data(ds: Dataset, max_side: int, device: torch.device) -> TrainDa
         frame_ids=torch.tensor(ds.time_ids, device=device),
         train=ds.train or list(range(len(ds.names))), val=ds.val,
         near=ds.near, far=ds.far, background=bg.to(device), factor=f,
+        subject_masks=_subject_masks(ds, cams), camera_list=cams,
     )
+
+
+def _subject_masks(ds: Dataset, cams: list[Camera]) -> torch.Tensor | None:
+    """The subject (black in ``masks/``) of every frame at the training size; None unless all have one."""
+    out = []
+    for name, cam in zip(ds.names, cams, strict=True):
+        path = ds.root / "masks" / name
+        m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.exists() else None
+        if m is None:
+            return None
+        if m.shape != (cam.height, cam.width):
+            m = cv2.resize(m, (cam.width, cam.height), interpolation=cv2.INTER_NEAREST)
+        out.append(m < 128)
+    return torch.from_numpy(np.stack(out)) if out else None
 
 
 def measure_step_seconds(cfg: NerfieConfig, dataset: Dataset, data: TrainData, device: torch.device,
@@ -177,7 +205,8 @@ class Trainer:
         self.data = data
         torch.manual_seed(self.cfg.train.seed)
         self.model = NerfieModel(self.cfg.model, self.dataset.num_codes).to(self.device)
-        focus, radius = focus_of_cameras(self.dataset.normalized_cameras())
+        focus, _ = self.dataset.subject()
+        radius = fine_ball_radius(self.dataset.normalized_cameras(), focus)
         # The ball of fine resolution holds the subject and half the way to the cameras; the
         # cameras themselves (and the empty space around them) sit in the contracted shell.
         self.model.set_framing(torch.tensor(focus), 0.6 * radius)
@@ -383,20 +412,79 @@ class Trainer:
     # ---- evaluation -------------------------------------------------------------------------------
 
     def evaluate(self, indices: list[int] | None = None) -> float:
+        """Held-out PSNR (whole frame) of ``indices`` (default the validation frames)."""
+        return self.evaluate_scores(indices).psnr
+
+    def evaluate_scores(self, indices: list[int] | None = None) -> Scores:
+        """Held-out PSNR whole and on the subject, and SSIM, each frame at its own camera and time."""
         idx = indices if indices is not None else self.data.val
         if not idx:
-            return float("nan")
+            return mean_scores([])
         self.model.fill_untrained_codes(self.trained_code_ids())
         self.model.eval()
-        mses = []
+        items = []
+        masks = self.data.subject_masks
         for i in idx:
             H, W = self.data.images.shape[1:3]
             out = render_camera(self.model, self.data.cameras, i, W, H, int(self.data.frame_ids[i]), self.data.near,
                                 self.data.far, self.alpha(self.step))
             gt = self.data.images[i].float() / 255
-            mses.append(float(torch.mean((out["rgb"] - gt) ** 2)))
+            pred = out["rgb"].clamp(0, 1)
+            sub = masks[i].to(pred.device) if masks is not None else None
+            items.append((psnr_of(pred, gt), psnr_of(pred, gt, sub) if sub is not None else float("nan"),
+                          ssim_of(pred.cpu(), gt.cpu())))
         self.model.train()
-        return psnr(float(np.mean(mses)))
+        return mean_scores(items)
+
+    def view_consistency(self, count: int | None = None) -> Scores:
+        """Input frames rendered from their smoothed cameras, against the frame carried there by the
+        subject plane's homography (``recon.quality``); whole frame where the frame has data, and the
+        subject region. Frames spread over the whole clip, trained and held out alike."""
+        cams = self.data.camera_list
+        if cams is None or len(cams) < 3:
+            return mean_scores([])
+        smooth = smoothed_cameras(cams)
+        focus, _ = self.dataset.subject()
+        batch = CameraBatch.stack(smooth, device=self.device)
+        self.model.fill_untrained_codes(self.trained_code_ids())
+        self.model.eval()
+        items = []
+        masks = self.data.subject_masks
+        for i in consistency_frames(len(cams), count or 12):
+            cam, sm = cams[i], smooth[i]
+            depth = float(cam.forward @ (focus - cam.position))
+            if depth <= 0:
+                continue
+            try:
+                Hm = plane_homography(cam, sm, depth)
+            except ValueError:
+                continue
+            gt, valid = warp_to(self.data.images[i].cpu().numpy() / 255.0, Hm, sm.width, sm.height)
+            out = render_camera(self.model, batch, i, sm.width, sm.height, int(self.data.frame_ids[i]),
+                                self.data.near, self.data.far, self.alpha(self.step))
+            pred = out["rgb"].clamp(0, 1).cpu()
+            gt_t = torch.from_numpy(gt)
+            ok = torch.from_numpy(valid)
+            sub = None
+            if masks is not None:
+                wm, _ = warp_to(masks[i].numpy().astype(np.float32)[..., None], Hm, sm.width, sm.height)
+                sub = torch.from_numpy(wm.reshape(sm.height, sm.width) > 0.5) & ok
+            filled = torch.where(ok[..., None], gt_t, pred)  # SSIM over the frame: outside the data, no error
+            items.append((psnr_of(pred, gt_t, ok), psnr_of(pred, gt_t, sub) if sub is not None else float("nan"),
+                          ssim_of(pred, filled)))
+        self.model.train()
+        return mean_scores(items)
+
+    def quality_report(self) -> QualityReport:
+        """Held-out and view-consistency scores, written to the project's ``quality.json``."""
+        held = self.evaluate_scores()
+        cons = self.view_consistency()
+        rep = QualityReport(self.step, held.psnr, held.psnr_subject, held.ssim, cons.psnr, cons.psnr_subject,
+                            cons.ssim, cons.frames)
+        write_json_atomic(self.project.root / QUALITY_RECORD, {
+            "step": self.step, "heldout": held.to_json(), "view_consistency": cons.to_json(),
+            "subject_source": self.dataset.subject_source or "camera axes"})
+        return rep
 
     # ---- the loop ---------------------------------------------------------------------------------
 
@@ -437,21 +525,33 @@ class Trainer:
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self.save()
                 if t.eval_every and self.step % t.eval_every == 0 and self.data.val:
-                    evaluated = (self.step, self.evaluate())
-                    self.on_event(EvalResult(self.step, evaluated[1], len(self.data.val)))
+                    sc = self.evaluate_scores()
+                    evaluated = (self.step, sc.psnr)
+                    self.on_event(EvalResult(self.step, sc.psnr, len(self.data.val), sc.psnr_subject, sc.ssim))
         finally:
             self.save()
-        if evaluated is not None and evaluated[0] == self.step:
-            val = evaluated[1]  # the run ended on an evaluation step: the same weights, already scored
-        else:
-            val = self.evaluate() if self.data.val else float("nan")
-            if not math.isnan(val):
-                self.on_event(EvalResult(self.step, val, len(self.data.val)))
         secs = time.perf_counter() - t0
-        self.project.set_stage("train", "done" if stop_reason != "cancelled" else "paused", step=self.step,
-                               val_psnr=None if math.isnan(val) else round(val, 2), seconds=round(secs, 1),
-                               stopped=stop_reason)
-        self.on_event(StageDone("train", f"{self.step} steps, held-out PSNR {val:.2f} dB ({stop_reason})"))
         if stop_reason == "cancelled":
+            val = evaluated[1] if evaluated is not None else float("nan")
+            self.project.set_stage("train", "paused", step=self.step, seconds=round(secs, 1), stopped=stop_reason,
+                                   val_psnr=None if math.isnan(val) else round(val, 2))
+            self.on_event(StageDone("train", f"{self.step} steps ({stop_reason})"))
             raise Cancelled()
-        return {"step": self.step, "val_psnr": val, "seconds": secs, **last}
+        rep = self.quality_report()
+        val = rep.heldout_psnr
+        if not math.isnan(val):
+            self.on_event(EvalResult(self.step, val, len(self.data.val), rep.heldout_psnr_subject, rep.heldout_ssim))
+        self.on_event(rep)
+
+        def r2(x: float) -> float | None:
+            return None if math.isnan(x) else round(x, 2)
+
+        self.project.set_stage("train", "done", step=self.step, val_psnr=r2(val), seconds=round(secs, 1),
+                               stopped=stop_reason, val_psnr_subject=r2(rep.heldout_psnr_subject),
+                               val_ssim=None if math.isnan(rep.heldout_ssim) else round(rep.heldout_ssim, 4),
+                               consistency_psnr=r2(rep.consistency_psnr),
+                               consistency_psnr_subject=r2(rep.consistency_psnr_subject))
+        self.on_event(StageDone("train", f"{self.step} steps, held-out PSNR {val:.2f} dB ({stop_reason})"))
+        return {"step": self.step, "val_psnr": val, "seconds": secs, "val_psnr_subject": rep.heldout_psnr_subject,
+                "consistency_psnr": rep.consistency_psnr, "consistency_psnr_subject": rep.consistency_psnr_subject,
+                **last}

@@ -14,9 +14,10 @@ import numpy as np
 
 from nerfie.recon.camera import Camera
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.events import Cancelled, EventSink, Progress, StageDone, ignore
+from nerfie.recon.events import Cancelled, EventSink, Log, Progress, StageDone, ignore
 from nerfie.recon.fileio import atomic_path, read_json, write_json_atomic
 from nerfie.recon.project import Project
+from nerfie.recon.quality import path_check
 from nerfie.render.keyframes import Keyframe, keyframe_path
 from nerfie.render.paths import PathFrame, frame_times, intrinsics_for, make_path
 from nerfie.render.scene import TrainedScene
@@ -192,6 +193,9 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
     else:
         frames = plan(scene, spec)
         write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))
+    problems = check_path(scene, frames)
+    for p in problems:
+        on_event(Log("render", f"path check: {p} — this path does not look at the subject", "warning"))
     png_dir = out.with_suffix("") if png else None
     samples = scene.reduced_samples() if spec.fast_samples else None
     written = render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled, samples)
@@ -202,8 +206,14 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
     except ValueError:  # written outside the project folder
         video = str(written)
     proj.set_stage("render", "done", video=video, frames=len(frames), fps=spec.fps, path=spec.path,
-                   time_mode=spec.time_mode)
+                   time_mode=spec.time_mode, path_check=problems)
     return written
+
+
+def check_path(scene: TrainedScene, frames: list[PathFrame]) -> list[str]:
+    """Every camera of the path must see the subject estimate in front of it, near the middle of the
+    picture (``recon.quality.path_check``); the problems found, none when it passes."""
+    return path_check([f.camera for f in frames], scene.focus)
 
 
 def estimate_seconds(spec: RenderSpec, aspect: float, rays_per_second: float) -> float:

@@ -19,7 +19,6 @@ from nerfie.recon.device import configure_threads, pick_device
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.model.nerfie import NerfieModel
 from nerfie.recon.project import Project
-from nerfie.recon.sfm.normalize import focus_of_cameras
 from nerfie.recon.train import CHECKPOINT, render_camera, warp_alpha
 
 
@@ -32,8 +31,9 @@ class TrainedScene:
     step: int
     alpha: float
     cameras: list[Camera]  # input cameras, normalised frame, 1× pixels
-    focus: np.ndarray  # normalised frame
+    focus: np.ndarray  # the subject's centre, normalised frame (recon.sfm.subject)
     up: np.ndarray
+    subject_radius: float = 0.0  # normalised frame
 
     @property
     def num_frames(self) -> int:
@@ -87,7 +87,7 @@ def scene_from_model(project: Project, dataset: Dataset, model: NerfieModel, dev
                      step: int) -> TrainedScene:
     """Wrap weights (loaded, or a live copy from a trainer) with the framing every renderer needs."""
     cams = dataset.normalized_cameras()
-    focus, _ = focus_of_cameras(cams)
+    focus, radius = dataset.subject()
     return TrainedScene(project=project, dataset=dataset, model=model, device=device, step=step,
                         alpha=warp_alpha(project.config, step), cameras=cams, focus=focus,
-                        up=dataset.up / np.linalg.norm(dataset.up))
+                        up=dataset.up / np.linalg.norm(dataset.up), subject_radius=radius)

@@ -20,6 +20,7 @@ import numpy as np
 
 from nerfie.recon.events import Cancelled, EventSink, Progress, ignore
 from nerfie.recon.fileio import atomic_path
+from nerfie.recon.sfm.subject import write_boxes
 
 DETECT_SIDE = 480  # long side the detector sees: fast, and faces in selfies are large
 MIN_FACE_FRACTION = 0.2
@@ -161,13 +162,20 @@ def propagate_boxes(boxes: list[np.ndarray | None], grays: list[np.ndarray], sca
     return out
 
 
+def head_ellipse(box: np.ndarray) -> tuple[float, float, float, float]:
+    """(cx, cy, rx, ry) of the head around a face box: a Haar box spans brows to mouth; the head is
+    ~1.5x wider and reaches above and below it."""
+    x, y, w, h = (float(v) for v in box)
+    return x + w / 2, y + 0.42 * h, 0.7 * w, 0.9 * h
+
+
 def head_and_shoulders(box: np.ndarray, width: int, height: int) -> np.ndarray:
     """Keep-mask (uint8, 255 = background) with the face box grown to head, neck and shoulders."""
     x, y, w, h = box
     cx = x + w / 2
     mask = np.full((height, width), 255, np.uint8)
-    # A Haar box spans brows to mouth; the head is ~1.5x wider and reaches above and below it.
-    cv2.ellipse(mask, (int(cx), int(y + 0.42 * h)), (int(0.7 * w), int(0.9 * h)), 0, 0, 360, 0, thickness=-1)
+    ex, ey, rx, ry = head_ellipse(box)
+    cv2.ellipse(mask, (int(ex), int(ey)), (int(rx), int(ry)), 0, 0, 360, 0, thickness=-1)
     # neck and shoulders: a trapezoid widening towards the bottom of the frame
     top = y + 1.15 * h
     if top < height:
@@ -202,10 +210,13 @@ def make_masks(frames_dir: Path, names: list[str], masks_dir: Path, on_event: Ev
     smoothed = propagate_boxes(smooth_boxes(pick_consistent(boxes)), grays, scale)
     fractions = []
     masks_dir.mkdir(parents=True, exist_ok=True)
+    heads: dict[str, tuple[float, ...] | None] = {}
     for name, box in zip(names, smoothed, strict=True):
         mask = np.full(shape, 255, np.uint8) if box is None else head_and_shoulders(box, shape[1], shape[0])
+        heads[name] = None if box is None else tuple(float(v) for v in box)
         fractions.append(float((mask == 0).mean()))
         with atomic_path(masks_dir / name) as tmp:
             cv2.imwrite(str(tmp), mask)
+    write_boxes(masks_dir, heads)  # where the face is, for the 3-D subject estimate
     return MaskReport(len(names), found, True, f"face found in {found} of {len(names)} frames",
                       float(np.mean(fractions)))

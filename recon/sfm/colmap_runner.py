@@ -55,6 +55,16 @@ class Attempt:
 
 
 @dataclass
+class SfmModel:
+    """One COLMAP model as Nerfie sees it (what the subject check needs)."""
+
+    cameras: dict[str, Camera]
+    points: np.ndarray
+    colors: np.ndarray
+    point_observers: list[list[str]]
+
+
+@dataclass
 class SfmResult:
     cameras: dict[str, Camera]  # image name → camera (1× pixels, COLMAP world)
     points: np.ndarray  # [P, 3]
@@ -206,9 +216,11 @@ def model_stats(rec: object) -> ModelStats:
 
 def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace: Path, cfg: SfmConfig,
             on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
-            ordered: bool = True) -> SfmResult:
+            ordered: bool = True, subject_check: Callable[[SfmModel], list[str]] | None = None) -> SfmResult:
     """Run the ladder until a sane model registers ≥ 90 % of the frames; return the best sane model.
-    ``ordered``: video frames in time order (photos are not, so path-continuity checks are skipped)."""
+    ``ordered``: video frames in time order (photos are not, so path-continuity checks are skipped).
+    ``subject_check``: problems with where a model puts the subject (``recon.sfm.subject``); a model
+    with any is not sane, so the ladder climbs on."""
     import pycolmap
 
     _quiet_colmap()
@@ -233,6 +245,9 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
         for rec in models.values():
             stats = model_stats(rec)
             verdict = check_model(stats, ordered)
+            if verdict.sane and subject_check is not None:
+                verdict.problems += subject_check(SfmModel(*reconstruction_cameras(rec)))
+                verdict.sane = not verdict.problems
             n = len(stats.registered)
             if rung_best is None or (verdict.sane, n) > (rung_best[3].sane, rung_best[0]):
                 rung_best = (n, rec, stats, verdict)

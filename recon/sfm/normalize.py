@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from nerfie.recon.camera import Camera
+from nerfie.recon.sfm.subject import SubjectEstimate, from_camera_axes
 
 
 @dataclass
@@ -30,12 +31,13 @@ class Scene:
     bbox_max: np.ndarray
     background: np.ndarray  # [B, 3] raw world
     inliers: np.ndarray  # bool [P]
+    subject: SubjectEstimate  # raw world
 
     def to_json(self) -> dict:
         return {
             "center": self.center.tolist(), "scale": self.scale, "near": self.near, "far": self.far,
             "up": self.up.tolist(), "bbox": [self.bbox_min.tolist(), self.bbox_max.tolist()],
-            "background_points": len(self.background),
+            "background_points": len(self.background), "subject": self.subject.to_json(),
         }
 
 
@@ -72,8 +74,30 @@ def background_points(points: np.ndarray, observers: list[list[str]], cameras: d
     return points[keep]
 
 
+def scene_median_depth(cameras: dict[str, Camera], points: np.ndarray) -> float:
+    """Median over cameras of the median depth of the (95 %-inlier) points each sees in front of it:
+    how far the background is. Without points, the camera path's extent stands in."""
+    pts = points[inlier_mask(points)] if len(points) >= 10 else points
+    meds = []
+    cloud = torch.tensor(pts, dtype=torch.float64).reshape(-1, 3)
+    for cam in cameras.values():
+        if not len(cloud):
+            break
+        _, z = cam.project(cloud)
+        z = z[z > 0]
+        if len(z) >= 3:
+            meds.append(float(z.median()))
+    if meds:
+        return float(np.median(meds))
+    c = np.stack([cam.position for cam in cameras.values()])
+    return max(float(np.linalg.norm(c.max(0) - c.min(0))), 1e-6)
+
+
 def normalize_scene(cameras: dict[str, Camera], points: np.ndarray, observers: list[list[str]],
-                    masks_dir: Path | None) -> Scene:
+                    masks_dir: Path | None, subject: SubjectEstimate | None = None) -> Scene:
+    """``subject``: the estimate from the subject masks (raw world); without one, the camera axes'."""
+    if subject is None:
+        subject = from_camera_axes(list(cameras.values()), scene_median_depth(cameras, points))
     centers = np.stack([c.position for c in cameras.values()])
     inl = inlier_mask(points)
     pts = points[inl]
@@ -109,26 +133,11 @@ def normalize_scene(cameras: dict[str, Camera], points: np.ndarray, observers: l
         long = np.array([len(o) >= 5 for o in inl_obs], dtype=bool)
         bg = points[inl][long] if len(long) else np.zeros((0, 3))
     return Scene(center=center, scale=scale, near=near, far=far, up=up, bbox_min=(lo - center) * scale,
-                 bbox_max=(hi - center) * scale, background=bg, inliers=inl)
+                 bbox_max=(hi - center) * scale, background=bg, inliers=inl, subject=subject)
 
 
-def focus_of_cameras(cameras: list[Camera]) -> tuple[np.ndarray, float]:
-    """The point the cameras look at (least-squares intersection of their optical axes, as the
-    Nerfies notebook does for its orbit path) and the radius of the ball around it holding them all.
-
-    For a selfie this is the head and the arm's-length sphere around it: the part of the world the
-    model must resolve finely. Everything further out (the room) is background.
-    """
-    A = np.zeros((3, 3))
-    b = np.zeros(3)
-    for c in cameras:
-        d = c.forward / np.linalg.norm(c.forward)
-        P = np.eye(3) - np.outer(d, d)
-        A += P
-        b += P @ c.position
-    try:
-        focus = np.linalg.solve(A, b)
-    except np.linalg.LinAlgError:  # all axes parallel: fall back to a point in front of the cameras
-        focus = np.mean([c.position + c.forward for c in cameras], axis=0)
-    radius = float(max(np.linalg.norm(c.position - focus) for c in cameras))
-    return focus, max(radius, 1e-6)
+def fine_ball_radius(cameras: list[Camera], subject_center: np.ndarray) -> float:
+    """Radius of the ball around the subject that holds every camera: the arm's-length sphere the
+    model must resolve finely. Everything further out (the room) is background."""
+    radius = float(max(np.linalg.norm(c.position - subject_center) for c in cameras))
+    return max(radius, 1e-6)

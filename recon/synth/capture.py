@@ -7,7 +7,11 @@ Variants:
 
 * ``dynamic`` — handheld camera sweep and a subject that turns, nods and talks (the normal case);
 * ``static`` — the same camera path, subject frozen (a rigid scene);
-* ``still-camera`` — the camera never moves (a negative case: no parallax, SfM must refuse).
+* ``still-camera`` — the camera never moves (a negative case: no parallax, SfM must refuse);
+* ``pan`` — the camera mostly turns and travels little (a small baseline, its axes meet behind it;
+  the subject holds still as in ``dynamic``): the subject must still be found in front;
+* ``drift`` — the person moves along with the camera, further than it travels (the rays through
+  the head meet behind the cameras: no static subject fits; a negative case the pose check refuses).
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from nerfie.recon.events import EventSink, Log, Progress, StageDone, ignore
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.synth.scene import HEAD_CENTER, Motion, SelfieScene
 
-VARIANTS = ("dynamic", "static", "still-camera")
+VARIANTS = ("dynamic", "static", "still-camera", "pan", "drift")
+DRIFT_GAIN = 1.5  # drift: the head moves this many times the camera's sideways travel, the same way
+PAN_TRAVEL = 0.05  # pan: the camera travels ±5 cm sideways (metres) …
+PAN_TURN_DEG = 10.0  # … while it turns ±10° towards the side it travels to (twice the parallax)
 UP = np.array([0.0, 0.0, 1.0])
 
 
@@ -85,14 +92,27 @@ def frame_time(i: int, n: int) -> float:
 
 
 def motion_at(spec: SynthSpec, tau: float) -> Motion:
-    """The subject's pose at time ``tau``: turns a few degrees, nods, opens and closes the jaw."""
+    """The subject's pose at time ``tau``: turns a few degrees, nods, opens and closes the jaw
+    (``drift``: and the whole person follows the camera sideways)."""
     if spec.variant == "static":
         return Motion()
+    offset = (0.0, 0.0, 0.0)
+    if spec.variant == "drift":
+        offset = (DRIFT_GAIN * _drift_travel(spec, tau), 0.0, 0.0)
     return Motion(
         head_yaw=9.0 * math.sin(2 * math.pi * 1.5 * tau),
         head_pitch=5.0 * math.sin(2 * math.pi * 2.0 * tau + 0.7),
         jaw_open=11.0 * (0.5 - 0.5 * math.cos(2 * math.pi * 3.0 * tau)),
+        offset=offset,
     )
+
+
+DRIFT_YAW_DEG = 12.0  # drift: the camera's arc (a gentle one, so the person stays in the room)
+
+
+def _drift_travel(spec: SynthSpec, tau: float) -> float:
+    """Sideways (x) position of the drift variant's camera at ``tau`` relative to the arc's middle."""
+    return spec.distance * math.sin(math.radians(DRIFT_YAW_DEG) * math.sin(2 * math.pi * tau))
 
 
 def _intrinsics(spec: SynthSpec) -> dict[str, float]:
@@ -129,18 +149,39 @@ def camera_path(spec: SynthSpec) -> list[Camera]:
         return [cam.copy() for _ in range(n)]
     rng = np.random.default_rng(spec.seed)
     jitter = _smooth_noise(rng, n, 6)
+    if spec.variant == "pan":
+        return _pan_path(spec, target0, jitter)
     cams = []
     for i in range(n):
         tau = frame_time(i, n)
-        yaw = math.radians(spec.yaw_amplitude_deg) * math.sin(2 * math.pi * tau)
+        amplitude = DRIFT_YAW_DEG if spec.variant == "drift" else spec.yaw_amplitude_deg
+        yaw = math.radians(amplitude) * math.sin(2 * math.pi * tau)
         pitch = math.radians(6.0 + 8.0 * math.sin(2 * math.pi * 2.0 * tau + 0.3))
         dist = spec.distance * (1 + 0.1 * math.sin(2 * math.pi * 1.5 * tau + 1.0))
         target = target0 + 0.01 * jitter[i, :3]
-        cams.append(
-            _orbit_camera(spec, yaw + math.radians(0.6) * jitter[i, 3],
-                          pitch + math.radians(0.6) * jitter[i, 4], dist, target,
-                          roll=math.radians(1.5) * jitter[i, 5])
-        )
+        cam = _orbit_camera(spec, yaw + math.radians(0.6) * jitter[i, 3], pitch + math.radians(0.6) * jitter[i, 4],
+                            dist, target, roll=math.radians(1.5) * jitter[i, 5])
+        if spec.variant == "drift":  # the camera keeps the drifting head in view
+            cam = Camera.look_at(cam.position, target + np.array(motion_at(spec, tau).offset), UP, spec.width,
+                                 spec.height, **_intrinsics(spec))
+        cams.append(cam)
+    return cams
+
+
+def _pan_path(spec: SynthSpec, target0: np.ndarray, jitter: np.ndarray) -> list[Camera]:
+    """A camera that turns ±PAN_TURN_DEG while travelling only ±PAN_TRAVEL sideways, turning towards
+    the side it travels to (a phone swung on the spot): its optical axes meet behind it."""
+    cams = []
+    base = target0 + np.array([0.0, -spec.distance, 0.02])
+    for i in range(spec.frames):
+        s = math.sin(2 * math.pi * frame_time(i, spec.frames))
+        pos = base + np.array([PAN_TRAVEL * s, 0.0, 0.0]) + 0.003 * jitter[i, :3]
+        a = math.radians(PAN_TURN_DEG) * s + math.radians(0.6) * jitter[i, 3]
+        e = math.radians(-2.0) + math.radians(0.6) * jitter[i, 4]
+        fwd = np.array([math.sin(a) * math.cos(e), math.cos(a) * math.cos(e), math.sin(e)])
+        roll = math.radians(1.5) * jitter[i, 5]
+        up = UP * math.cos(roll) + np.cross(fwd, UP) * math.sin(roll)
+        cams.append(Camera.look_at(pos, pos + fwd, up, spec.width, spec.height, **_intrinsics(spec)))
     return cams
 
 

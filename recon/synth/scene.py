@@ -64,9 +64,14 @@ class Motion:
     head_yaw: float = 0.0
     head_pitch: float = 0.0
     jaw_open: float = 0.0
+    offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the whole subject moved (metres)
 
     def part_transform(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """(R, t) mapping the part's canonical coordinates to world: x_w = R x_c + t."""
+        R, t = self._part_transform(part)
+        return R, t + np.asarray(self.offset, dtype=np.float64)
+
+    def _part_transform(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         if part == "torso":
             return np.eye(3), np.zeros(3)
         R_head = axis_angle_matrix([0, 0, 1], math.radians(self.head_yaw)) @ axis_angle_matrix(
