@@ -1,8 +1,13 @@
 """Poses benchmark: stage times and registration figures for a synthetic capture (judged against its
 ground truth) and for every real clip in ../shared/data that is present.
 
-    .venv/bin/python benchmarks/poses.py [--only synthetic|synthetic720|foreman|apple|carphone|fox|kermit]
+    .venv/bin/python benchmarks/poses.py [--only synthetic|synthetic720|pan|drift|foreman|apple|carphone|fox|kermit]
         [--seeds 0 1 2] [--cache DIR]
+
+``pan`` and ``drift`` are the full-size (150 × 256²) synthetic captures of the two real-clip failures:
+a camera that turns more than it travels (the subject must land on the head, in front of every
+camera: ≤ 10 % of the head–camera distance) and a person who moves along with the camera (the run
+must be refused with the cause named).
 
 ``synthetic720`` is the 720p budget: a 16:9 1280×720 synthetic selfie (150 frames, ~5 min to generate
 on 2 cores; ``--cache DIR`` keeps it between runs), processed to 150 frames with per-stage times.
@@ -64,6 +69,39 @@ def synthetic(tmp: Path, seeds: list[int]) -> None:
     if proj is None:
         return
     against_ground_truth(proj, cap.out_dir)
+
+
+def variant(tmp: Path, name: str, seeds: list[int]) -> None:
+    """A pan or drift capture through ``process``: the subject against the truth, or the refusal."""
+    from nerfie.recon.synth import SynthSpec, generate
+
+    cap = generate(tmp / name, SynthSpec(frames=150, width=256, height=256, heldout=0, variant=name))
+    proj, dt, err = run(cap.video, tmp / f"{name}-proj", {"ingest.target_frames": 150, "sfm.seeds": seeds})
+    summary(f"{name} 150 x 256²", proj, dt, err)
+    if proj is None:
+        print(f"  refused ({'expected' if name == 'drift' else 'NOT expected'})")
+        return
+    against_ground_truth(proj, cap.out_dir)
+    subject_against_truth(proj, cap.out_dir)
+    if name == "drift":
+        print("  NOT refused: a drifting head went through")
+
+
+def subject_against_truth(proj: object, cap_dir: Path) -> None:
+    """The subject estimate, carried into the capture's metric frame by the camera alignment."""
+    from nerfie.recon.sfm.subject import depths_of
+
+    ds = load_dataset(proj.root)  # type: ignore[attr-defined]
+    idx = [int(n[6:11]) for n in ds.names]
+    gt = [Camera.from_json(json.loads((cap_dir / "cameras" / f"frame_{i:05d}.json").read_text())) for i in idx]
+    s, R, t = umeyama(np.stack([c.position for c in ds.cameras]), np.stack([c.position for c in gt]))
+    est = s * R @ ds.subject_center + t
+    head = np.zeros(3)
+    dist = float(np.median([np.linalg.norm(c.position - head) for c in gt]))
+    err = float(np.linalg.norm(est - head)) / dist
+    front = depths_of(est, gt).min() > 0
+    print(f"  subject ({ds.subject_source}): {err:.1%} of the head–camera distance from the head "
+          f"[target ≤ 10 %], {'in front of every camera' if front else 'BEHIND a camera'}")
 
 
 def against_ground_truth(proj: object, cap_dir: Path) -> None:
@@ -143,13 +181,17 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, help="keep generated clips here between runs")
     args = ap.parse_args()
     configure_threads()
-    want = set(args.only or ["synthetic", "synthetic720", "foreman", "apple", "carphone", "fox", "kermit"])
+    want = set(args.only or ["synthetic", "synthetic720", "pan", "drift", "foreman", "apple", "carphone", "fox",
+                             "kermit"])
     with tempfile.TemporaryDirectory() as t:
         tmp = Path(t)
         if "synthetic" in want:
             synthetic(tmp, args.seeds)
         if "synthetic720" in want:
             synthetic720(tmp, args.seeds, args.cache)
+        for name in ("pan", "drift"):
+            if name in want:
+                variant(tmp, name, args.seeds)
         if "foreman" in want:
             for base in (0, 10, 20):
                 clip(tmp, f"foreman 0-8 s, seeds from {base}", "foreman_handheld_face.mp4",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -303,3 +304,32 @@ def test_a_cooldown_reaches_lr_final_early_and_ends_ten_times_lower(tiny_capture
     plain = Trainer(make_project(tiny_capture, tmp_path / "q", **{"train.lr_cooldown": 0.0}))
     plain.progress = 1.0
     assert plain.lr_factor() * t.lr == pytest.approx(t.lr_final)  # no cooldown: the plain decay
+
+
+def test_a_finished_run_scores_what_users_see_and_writes_quality_json(tiny_capture: Path, tmp_path: Path) -> None:
+    """View consistency (and the subject region, the capture has masks) is scored at the end of a run,
+    emitted as one typed event and kept in the project."""
+    from nerfie.recon.events import QualityReport
+    from nerfie.recon.fileio import read_json
+
+    proj = make_project(tiny_capture, tmp_path / "p")
+    events: list[object] = []
+    Trainer(proj, events.append).run(steps=20)
+    reports = [e for e in events if isinstance(e, QualityReport)]
+    assert len(reports) == 1
+    rep = reports[0]
+    assert rep.consistency_frames >= 3
+    assert math.isfinite(rep.consistency_psnr) and math.isfinite(rep.consistency_psnr_subject)
+    q = read_json(proj.root / "quality.json")
+    assert q["view_consistency"]["frames"] == rep.consistency_frames
+    assert q["subject_source"] == "subject masks"
+    detail = Project.load(proj.root).stages["train"].detail
+    assert detail["consistency_psnr"] == pytest.approx(rep.consistency_psnr, abs=0.01)
+
+
+def test_the_model_is_framed_on_the_subject_estimate(tiny_capture: Path, tmp_path: Path) -> None:
+    proj = make_project(tiny_capture, tmp_path / "p")
+    tr = Trainer(proj)
+    center, _ = tr.dataset.subject()
+    assert tr.dataset.subject_source == "subject masks"
+    assert np.allclose(tr.model.template.center.cpu().numpy(), center, atol=1e-6)

@@ -211,9 +211,10 @@ def make_masks(frames_dir: Path, names: list[str], masks_dir: Path, on_event: Ev
     fractions = []
     masks_dir.mkdir(parents=True, exist_ok=True)
     heads: dict[str, tuple[float, ...] | None] = {}
-    for name, box in zip(names, smoothed, strict=True):
+    for name, box, found_here in zip(names, smoothed, boxes, strict=True):
         mask = np.full(shape, 255, np.uint8) if box is None else head_and_shoulders(box, shape[1], shape[0])
-        heads[name] = None if box is None else tuple(float(v) for v in box)
+        # (x, y, w, h, detected): 1 where the detector saw the face, 0 where it was followed by flow
+        heads[name] = None if box is None else (*(float(v) for v in box), float(bool(found_here)))
         fractions.append(float((mask == 0).mean()))
         with atomic_path(masks_dir / name) as tmp:
             cv2.imwrite(str(tmp), mask)

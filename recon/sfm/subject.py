@@ -32,6 +32,7 @@ from nerfie.recon.camera import Camera
 SUBJECT_BOXES = "subject.json"  # beside the masks: per frame the detected face box (x, y, w, h) in pixels
 MAX_MISS = 1.0  # median ray miss, in head radii as seen from each camera, that a still-ish head explains
 MIN_SPREAD_DEG = 1.0  # rays that span less than this meet nowhere in particular
+MIN_DETECTED = 12  # frames with a detected (not flow-followed) face needed to use those alone
 
 
 @dataclass(frozen=True)
@@ -102,13 +103,19 @@ def observations(masks_dir: Path, names: list[str]) -> dict[str, SubjectObservat
     out: dict[str, SubjectObservation] = {}
     boxes_path = masks_dir / SUBJECT_BOXES
     boxes = json.loads(boxes_path.read_text()) if boxes_path.exists() else None
+    if boxes is not None:
+        # Boxes the detector found beat boxes followed by optical flow (which drift): use those alone
+        # when there are enough of them.
+        detected = [n for n in names if boxes.get(n) is not None and (len(boxes[n]) < 5 or boxes[n][4] > 0)]
+        if len(detected) >= MIN_DETECTED:
+            boxes = {n: boxes[n] for n in detected}
     for n in names:
         if boxes is not None:
             b = boxes.get(n)
             if b is not None:
                 # A face box (brows to mouth) is centred on the face; the head's half-width is about
                 # half the box's size.
-                x, y, w, h = (float(v) for v in b)
+                x, y, w, h = (float(v) for v in b[:4])
                 out[n] = SubjectObservation(x + w / 2, y + h / 2, 0.5 * float(np.sqrt(w * h)), True)
             continue
         path = masks_dir / n

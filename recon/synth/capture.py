@@ -34,8 +34,8 @@ from nerfie.recon.synth.scene import HEAD_CENTER, Motion, SelfieScene
 
 VARIANTS = ("dynamic", "static", "still-camera", "pan", "drift")
 DRIFT_GAIN = 1.5  # drift: the head moves this many times the camera's sideways travel, the same way
-PAN_TRAVEL = 0.05  # pan: the camera travels ±5 cm sideways (metres) …
-PAN_TURN_DEG = 10.0  # … while it turns ±10° towards the side it travels to (twice the parallax)
+PAN_TRAVEL = 0.065  # pan: the camera travels ±6.5 cm sideways (metres; ~3.5° of parallax on the room) …
+PAN_TURN_DEG = 4.5  # … while it turns ±4.5° towards that side (a look-at orbit would turn ±7° the other way)
 UP = np.array([0.0, 0.0, 1.0])
 
 
