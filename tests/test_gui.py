@@ -195,6 +195,7 @@ def test_training_updates_the_live_view_and_curves_without_stalling_the_ui(windo
     assert tp.val_steps and all(math.isfinite(v) for v in tp.val_psnr)
     assert len(set(images)) >= 2  # the live view showed more than one state of the weights
     assert tp.stats["step"].text() == "60 / 60"
+    qtbot.waitUntil(lambda: "dB" in tp.stats["consistency"].text(), timeout=10_000)  # end-of-run scores shown
 
 
 def test_pause_and_stop_keep_the_weights(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
