@@ -24,6 +24,8 @@ from nerfie.recon.ingest.masks import make_masks
 from nerfie.recon.project import Project
 from nerfie.recon.sfm.motion_check import STILL_THRESHOLD_PERCENT, median_motion_percent
 
+NARROW_ARC_DEG = 15.0  # views of the subject spanning less than this make a flat, input-view-only Nerfie
+
 
 @dataclass
 class Report:
@@ -114,7 +116,14 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
            cancelled: Callable[[], bool]) -> None:
     from nerfie.recon.sfm.colmap_runner import SfmFailed, SfmModel, run_sfm
     from nerfie.recon.sfm.normalize import normalize_scene, scene_median_depth
-    from nerfie.recon.sfm.subject import SubjectEstimate, diagnose, estimate_subject, observations
+    from nerfie.recon.sfm.subject import (
+        SubjectEstimate,
+        diagnose,
+        estimate_subject,
+        facing_cameras,
+        observations,
+        seen_arc_degrees,
+    )
 
     cfg = proj.config
     if proj.stages["poses"].state == "done":
@@ -207,6 +216,14 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
     subject = estimate_subject(cams, obs, median_depth) if obs else None
     scene = normalize_scene(cams, res.points, res.point_observers, proj.masks_dir if masks_used else None, subject)
     report.add(scene.subject.note)
+    arc = seen_arc_degrees(facing_cameras(list(cams.values()), scene.subject.center), scene.subject.center, scene.up)
+    report.add(f"Views of the subject: the camera went {arc:.0f}° around it while facing it")
+    if arc < NARROW_ARC_DEG:
+        report.advice.append(f"The camera went only {arc:.0f}° around you while it filmed you (it mostly turned or "
+                             "shook): the Nerfie can be seen only from about where you filmed, so the turntable "
+                             "keeps to that. For a real 3-D Nerfie walk the phone in an arc around your face, about "
+                             "a shoulder's width.")
+        on_event(Log("poses", f"the camera went only {arc:.0f}° around the subject: a narrow Nerfie", "warning"))
     report.add(f"Scene: near {scene.near:.3f}, far {scene.far:.3f} (normalised units), "
                f"{len(scene.background)} background points")
     time_ids = [names.index(n) for n in registered]

@@ -19,6 +19,7 @@ import numpy as np
 
 from nerfie.recon.camera import Camera
 from nerfie.recon.errors import NerfieError
+from nerfie.recon.sfm.subject import facing_cameras, seen_arc_degrees
 
 PATHS = ("turntable", "orbit-mild", "input")  # plus "keyframes" (render.keyframes)
 TIME_MODES = ("frozen", "play", "bounce")
@@ -83,7 +84,7 @@ def orbit_mild(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int,
     _, _, vt = np.linalg.svd(centers - mean, full_matrices=False)
     axes = vt[:2]
     coords = (centers - mean) @ axes.T
-    lo, hi = coords.min(0), coords.max(0)
+    lo, hi = np.percentile(coords, 5, axis=0), np.percentile(coords, 95, axis=0)  # a few stray frames do not count
     mid = mean + ((lo + hi) / 2) @ axes
     semi = 0.75 * (hi - lo) / 2
     intr = intrinsics_for(cameras[0], long_side)
@@ -109,12 +110,21 @@ def input_path(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int,
     return [Camera.look_at(p, focus, up, **intr) for p in pos]
 
 
+MIN_ARC = 10.0  # a turntable never shrinks below this arc (degrees)
+
+
 def make_path(kind: str, cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int, long_side: int,
               arc_degrees: float = 360.0) -> list[Camera]:
+    """A path of ``kind`` around ``focus`` framed by the cameras that face the subject. A turntable
+    arc under 360° is held to 1.5× the arc the cameras saw (at least ``MIN_ARC``): beyond it the model
+    has never seen the subject and renders a smear."""
+    facing = facing_cameras(cameras, focus)
     if kind == "turntable":
-        return turntable(cameras, focus, up, n, long_side, arc_degrees)
+        seen = seen_arc_degrees(facing, focus, up)
+        arc = arc_degrees if arc_degrees >= 360 else min(arc_degrees, max(MIN_ARC, 1.5 * seen))
+        return turntable(facing, focus, up, n, long_side, arc)
     if kind == "orbit-mild":
-        return orbit_mild(cameras, focus, up, n, long_side)
+        return orbit_mild(facing, focus, up, n, long_side)
     if kind == "input":
         return input_path(cameras, focus, up, n, long_side)
     raise NerfieError(f"Unknown camera path {kind!r}.", f"Use one of {', '.join(PATHS)}.")

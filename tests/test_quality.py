@@ -122,3 +122,24 @@ def test_path_check_passes_built_in_paths_and_catches_a_backwards_one() -> None:
     assert any("behind" in p for p in path_check(backwards, subject))
     aside = [c.copy(rotation=axis_angle_matrix([0, 1, 0], math.radians(25)) @ c.rotation) for c in cams]
     assert any("off the middle" in p for p in path_check(aside, subject))
+
+
+def test_paths_ignore_cameras_that_panned_away_and_keep_the_turntable_to_the_seen_arc() -> None:
+    """A clip that ends by panning to the room: those cameras must not set the orbit, and a capture that
+    saw ±5° of the subject gets a turntable of 1.5× that, not 60° of smear."""
+    from nerfie.recon.sfm.subject import facing_cameras, seen_arc_degrees
+    from nerfie.render.paths import make_path
+
+    subject = np.zeros(3)
+    seen = [_cam(np.array([0.6 * math.sin(a), -0.6 * math.cos(a), 0.0]), subject)
+            for a in np.radians(np.linspace(-5, 5, 20))]
+    away = [_cam(np.array([1.0 + 0.1 * k, -0.6, 0.0]), np.array([3.0 + 0.1 * k, 1.0, 0.0])) for k in range(8)]
+    assert len(facing_cameras(seen + away, subject)) == len(seen)
+    arc = seen_arc_degrees(seen, subject, UP)
+    assert arc == pytest.approx(8.0, abs=0.1)  # 10th–90th percentile of ±5°
+    path = make_path("turntable", seen + away, subject, UP, 11, 64, arc_degrees=60.0)
+    assert path_check(path, subject) == []
+    azimuths = [math.degrees(math.atan2(c.position[0], -c.position[1])) for c in path]
+    assert max(azimuths) - min(azimuths) == pytest.approx(1.5 * arc, abs=0.5)
+    orbit = make_path("orbit-mild", seen + away, subject, UP, 12, 64)
+    assert max(np.linalg.norm(c.position - np.array([0.0, -0.6, 0.0])) for c in orbit) < 0.1

@@ -137,3 +137,19 @@ def test_too_few_observations_fall_back_to_camera_axes(pan) -> None:
     est = estimate_subject(cams, few, background)
     assert est.source in ("camera axes", "mean view direction")
     assert depths_of(est.center, list(cams.values())).min() > 0
+
+
+def test_near_and_far_bracket_the_subject_even_when_sfm_points_lie_only_on_the_wall() -> None:
+    from nerfie.recon.sfm.normalize import normalize_scene
+    from nerfie.recon.sfm.subject import SubjectEstimate
+
+    cams = {f"f{i}": Camera.look_at(np.array([0.1 * i - 0.2, -1.0, 0.0]), np.zeros(3), UP, 64, 64, fx=60.0, fy=60.0,
+                                    cx=32.0, cy=32.0) for i in range(5)}
+    rng = np.random.default_rng(0)
+    wall = np.c_[rng.uniform(-1, 1, 400), np.full(400, 3.0), rng.uniform(-1, 1, 400)]  # 4 m away
+    subject = SubjectEstimate(np.zeros(3), 0.7, "subject masks")  # front 0.3 m away: nearer than 0.1 x the wall
+    scene = normalize_scene(cams, wall, [[] for _ in wall], None, subject)
+    depths = [float(c.forward @ (subject.center - c.position)) for c in cams.values()]
+    assert scene.near < (min(depths) - subject.radius) * scene.scale
+    assert scene.far > (max(depths) + subject.radius) * scene.scale
+    assert scene.to_json()["subject"]["source"] == "subject masks"

@@ -123,6 +123,13 @@ def normalize_scene(cameras: dict[str, Camera], points: np.ndarray, observers: l
         far = float(np.quantile(fars, 0.999)) * 1.2 * scale
     else:  # degenerate: fall back to the box
         near, far = 0.01, 2.0
+    # The subject estimate must lie between near and far in every camera (its front half a radius
+    # clear of near): the SfM points are the background, so they alone can put near behind the face.
+    sz = np.array([float(c.forward @ (subject.center - c.position)) for c in cameras.values()]) * scale
+    sr = subject.radius * scale
+    if len(sz) and sz.min() > 0:
+        near = min(near, 0.5 * float(sz.min() - sr)) if sz.min() > sr else min(near, 0.5 * float(sz.min()))
+        far = max(far, 1.5 * float(sz.max() + sr))
     up = -np.mean([c.rotation[1] for c in cameras.values()], axis=0)
     up /= np.linalg.norm(up)
     inl_obs = [o for o, k in zip(observers, inl, strict=True) if k]

@@ -252,6 +252,40 @@ def estimate_subject(cameras: dict[str, Camera], obs: dict[str, SubjectObservati
     return SubjectEstimate(x, radius, "subject masks", consistent, problems, miss, len(names), note)
 
 
+FACING = 0.25  # an input camera "faces" the subject when it sees it this near the centre (fraction of the image)
+
+
+def facing_cameras(cameras: list[Camera], focus: np.ndarray) -> list[Camera]:
+    """The input cameras that look at the subject (it projects near the middle of their picture).
+
+    A clip that pans away at the end (to the room, after the face) has cameras whose positions would
+    otherwise set the paths' span, distance and height: the orbit would leave the face for the room.
+    With fewer than 3 such cameras all are kept."""
+    keep = []
+    for c in cameras:
+        px, z = c.project(torch.tensor(np.asarray(focus, dtype=np.float64)[None]))
+        off = max(abs(float(px[0, 0]) / c.width - 0.5), abs(float(px[0, 1]) / c.height - 0.5))
+        if float(z[0]) > 0 and off <= FACING:
+            keep.append(c)
+    return keep if len(keep) >= 3 else list(cameras)
+
+
+def seen_arc_degrees(cameras: list[Camera], focus: np.ndarray, up: np.ndarray) -> float:
+    """How far around the subject (about ``up``) the bulk of the cameras went (10th–90th percentile
+    of their azimuths), in degrees."""
+    up = up / np.linalg.norm(up)
+    rel = np.stack([c.position for c in cameras]) - focus
+    flat = rel - np.outer(rel @ up, up)
+    mean = flat.mean(0)
+    if np.linalg.norm(mean) < 1e-12:
+        return 360.0
+    e1 = mean / np.linalg.norm(mean)
+    e2 = np.cross(up, e1)
+    az = np.degrees(np.arctan2(flat @ e2, flat @ e1))
+    lo, hi = np.percentile(az, [10, 90])  # the bulk of the views: a few frames of a pan do not count
+    return float(hi - lo)
+
+
 def diagnose(cameras: list[Camera], median_depth: float) -> tuple[str, str]:
     """(cause, what to do) in plain words for a capture whose subject estimate is inconsistent.
 
