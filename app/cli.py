@@ -204,9 +204,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 130
     finally:
         sink.close()
-    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s; held-out PSNR {result['val_psnr']:.2f} dB "
-          f"(subject {result['val_psnr_subject']:.2f} dB), view consistency {result['consistency_psnr']:.2f} dB "
-          f"(subject {result['consistency_psnr_subject']:.2f} dB). Checkpoint: {trainer.ckpt_path}")
+    def db(key: str) -> str:
+        x = result.get(key, float("nan"))
+        return _db(None if x != x else x)
+
+    print(f"Trained {result['step']} steps in {result['seconds']:.0f} s; held-out PSNR {db('val_psnr')} "
+          f"(subject {db('val_psnr_subject')}), view consistency {db('consistency_psnr')} "
+          f"(subject {db('consistency_psnr_subject')}). Checkpoint: {trainer.ckpt_path}")
     return 0
 
 

@@ -153,3 +153,21 @@ def test_near_and_far_bracket_the_subject_even_when_sfm_points_lie_only_on_the_w
     assert scene.near < (min(depths) - subject.radius) * scene.scale
     assert scene.far > (max(depths) + subject.radius) * scene.scale
     assert scene.to_json()["subject"]["source"] == "subject masks"
+
+
+@pytest.mark.slow
+def test_process_refuses_a_person_who_moves_along_with_the_camera(tmp_path: Path) -> None:
+    """End to end through SfM (about two minutes): the run stops with the cause and the fix, and the
+    report keeps every attempt."""
+    from nerfie.recon.config import preset, with_overrides
+    from nerfie.recon.errors import NerfieError
+    from nerfie.recon.process import process
+
+    cap = generate(tmp_path / "cap", SynthSpec(frames=100, width=256, height=256, variant="drift", heldout=0))
+    cfg = with_overrides(preset("cpu-preview"), {"ingest.target_frames": 100})
+    with pytest.raises(NerfieError) as err:
+        process(cap.video, tmp_path / "proj", cfg)
+    assert "moved along with the camera" in err.value.message
+    assert "head still" in err.value.advice
+    report = (tmp_path / "proj" / "report.txt").read_text()
+    assert "attempt" in report and "Subject:" in report
