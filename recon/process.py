@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from nerfie.recon.camera import Camera
 from nerfie.recon.config import NerfieConfig
 from nerfie.recon.dataset import write_dataset
@@ -40,6 +42,22 @@ class Report:
         if self.advice:
             out += ["", "Advice:", *(f"- {a}" for a in self.advice)]
         return "\n".join(out) + "\n"
+
+
+def trim_swung_away(names: list[str], cameras: dict[str, Camera], subject: np.ndarray, min_frames: int) -> list[str]:
+    """``names`` without the runs of frames at the start and the end whose camera does not face the
+    subject (a clip that ends by swinging the phone to the room): they teach the model the room, not
+    the person. Nothing is dropped if fewer than ``min_frames`` (or half) would remain."""
+    from nerfie.recon.sfm.subject import facing_cameras
+
+    facing = {id(c) for c in facing_cameras([cameras[n] for n in names], subject)}
+    ok = [id(cameras[n]) in facing for n in names]
+    if not any(ok):
+        return names
+    lo = ok.index(True)
+    hi = len(ok) - ok[::-1].index(True)
+    kept = names[lo:hi]
+    return kept if len(kept) >= max(min_frames, len(names) // 2) else names
 
 
 def open_or_create(project_dir: Path, source: Path | None, config: NerfieConfig) -> Project:
@@ -226,8 +244,15 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
         on_event(Log("poses", f"the camera went only {arc:.0f}° around the subject: a narrow Nerfie", "warning"))
     report.add(f"Scene: near {scene.near:.3f}, far {scene.far:.3f} (normalised units), "
                f"{len(scene.background)} background points")
-    time_ids = [names.index(n) for n in registered]
-    write_dataset(proj.root, registered, [cams[n] for n in registered], time_ids, scene.to_json(), res.points,
+    kept = registered
+    if obs and scene.subject.consistent:
+        kept = trim_swung_away(registered, cams, scene.subject.center, cfg.ingest.min_frames)
+        if len(kept) < len(registered):
+            report.add(f"Frames: {len(registered) - len(kept)} at the ends dropped from training — the camera "
+                       "had swung away from the subject there")
+    first = names.index(kept[0])
+    time_ids = [names.index(n) - first for n in kept]
+    write_dataset(proj.root, kept, [cams[n] for n in kept], time_ids, scene.to_json(), res.points,
                   res.colors, scene.background, masks_used)
     proj.set_stage("poses", "done", registered=len(registered), total=len(names), failed=failed,
                    rung=res.chosen.name, points=len(res.points), masks=masks_used,

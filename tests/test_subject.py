@@ -171,3 +171,19 @@ def test_process_refuses_a_person_who_moves_along_with_the_camera(tmp_path: Path
     assert "head still" in err.value.advice
     report = (tmp_path / "proj" / "report.txt").read_text()
     assert "attempt" in report and "Subject:" in report
+
+
+def test_frames_where_the_camera_swung_away_are_dropped_from_the_ends_only() -> None:
+    from nerfie.recon.process import trim_swung_away
+
+    def cam(facing: bool, k: int) -> Camera:
+        pos = np.array([0.01 * k, -0.6, 0.0])
+        target = np.zeros(3) if facing else np.array([2.0, 0.5, 0.0])
+        return Camera.look_at(pos, target, UP, 64, 64, fx=60.0, fy=60.0, cx=32.0, cy=32.0)
+
+    pattern = [False] * 3 + [True] * 20 + [False] + [True] * 20 + [False] * 6  # a glance away mid-clip stays
+    names = [f"f{i:02d}" for i in range(len(pattern))]
+    cams = {n: cam(f, i) for i, (n, f) in enumerate(zip(names, pattern, strict=True))}
+    kept = trim_swung_away(names, cams, np.zeros(3), min_frames=10)
+    assert kept == names[3:44]
+    assert trim_swung_away(names, cams, np.zeros(3), min_frames=45) == names  # would leave too few
