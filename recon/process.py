@@ -183,20 +183,17 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             "Film again moving the phone slowly in an arc around your face; a still camera cannot give 3-D.",
         )
     obs = observations(proj.masks_dir, names) if masks_used else {}
-    refused: list[SubjectEstimate] = []  # subject estimates of models refused by the subject check
+    # Models refused by the subject check: (estimate, cameras, background depth), for the diagnosis.
+    refused: list[tuple[SubjectEstimate, list[Camera], float]] = []
 
     def subject_check(model: SfmModel) -> list[str]:
         if not obs:
             return []
-        est = estimate_subject(model.cameras, obs, scene_median_depth(model.cameras, model.points))
+        depth = scene_median_depth(model.cameras, model.points)
+        est = estimate_subject(model.cameras, obs, depth)
         if not est.consistent:
-            refused.append(est)
-            diag_cams.append(list(model.cameras.values()))
-            diag_depth.append(scene_median_depth(model.cameras, model.points))
+            refused.append((est, list(model.cameras.values()), depth))
         return [f"subject: {p}" for p in est.problems]
-
-    diag_cams: list[list[Camera]] = []
-    diag_depth: list[float] = []
     try:
         ordered = proj.stages["ingest"].detail.get("source_kind") == "video"
         res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled, ordered,
@@ -207,13 +204,13 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
         if refused:
             # A model was refused for where it puts the subject: say why in the words of the
             # capture, not of COLMAP.
-            k = max(range(len(diag_cams)), key=lambda i: len(diag_cams[i]))
-            cause, fix = diagnose(diag_cams[k], diag_depth[k])
-            report.add(f"Subject: {'; '.join(refused[k].problems)}")
+            est, model_cams, depth = max(refused, key=lambda r: len(r[1]))  # the largest refused model
+            cause, fix = diagnose(model_cams, depth)
+            report.add(f"Subject: {'; '.join(est.problems)}")
             report.advice.append(fix)
             proj.set_stage("poses", "failed", reason=cause)
             raise NerfieError(f"These camera poses cannot hold a still subject: {cause} "
-                              f"({refused[k].problems[0]}).", fix) from exc
+                              f"({est.problems[0]}).", fix) from exc
         report.advice.append(exc.advice)
         proj.set_stage("poses", "failed", reason=exc.message)
         raise

@@ -1,6 +1,6 @@
 """Camera paths around a trained subject, each with a time for every frame.
 
-* ``turntable`` — orbit the subject (look-at = the cameras' focus, radius and height from the input
+* ``turntable`` — orbit the subject (look-at = the subject estimate, radius and height from the input
   cameras, up from the capture); a full 360° or a front-facing arc;
 * ``orbit-mild`` — the Nerfies ellipse around the mean input camera, looking at the subject: the
   safe default for selfies (the back of the head was never seen);
@@ -19,6 +19,7 @@ import numpy as np
 
 from nerfie.recon.camera import Camera
 from nerfie.recon.errors import NerfieError
+from nerfie.recon.quality import smoothed_cameras
 from nerfie.recon.sfm.subject import facing_cameras, seen_arc_degrees
 
 PATHS = ("turntable", "orbit-mild", "input")  # plus "keyframes" (render.keyframes)
@@ -97,13 +98,9 @@ def orbit_mild(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int,
 
 
 def input_path(cameras: list[Camera], focus: np.ndarray, up: np.ndarray, n: int, long_side: int) -> list[Camera]:
-    """The input trajectory resampled to ``n`` frames and smoothed (hand shake removed)."""
-    centers = np.stack([c.position for c in cameras])
-    k = max(1, len(centers) // 15)
-    kernel = np.hanning(2 * k + 1)
-    kernel /= kernel.sum()
-    padded = np.pad(centers, ((k, k), (0, 0)), mode="edge")
-    smooth = np.stack([np.convolve(padded[:, d], kernel, mode="valid") for d in range(3)], 1)
+    """The input trajectory with hand shake removed (the smoothing the view-consistency score uses),
+    resampled to ``n`` frames, looking at the subject."""
+    smooth = np.stack([c.position for c in smoothed_cameras(cameras)])
     u = np.linspace(0, len(smooth) - 1, n)
     pos = np.stack([np.interp(u, np.arange(len(smooth)), smooth[:, d]) for d in range(3)], 1)
     intr = intrinsics_for(cameras[0], long_side)

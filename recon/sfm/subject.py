@@ -56,14 +56,10 @@ class SubjectEstimate:
     frames: int = 0
     note: str = ""  # one plain-words line for the report
 
-    def to_json(self, center: np.ndarray | None = None) -> dict:
-        return {"center": (self.center if center is None else center).tolist(), "radius": self.radius,
-                "source": self.source, "consistent": self.consistent, "problems": self.problems,
-                "miss": round(self.miss, 3), "frames": self.frames}
-
-    def normalized(self, center: np.ndarray, scale: float) -> SubjectEstimate:
-        return SubjectEstimate((self.center - center) * scale, self.radius * scale, self.source, self.consistent,
-                               list(self.problems), self.miss, self.frames, self.note)
+    def to_json(self) -> dict:
+        return {"center": self.center.tolist(), "radius": self.radius, "source": self.source,
+                "consistent": self.consistent, "problems": self.problems, "miss": round(self.miss, 3),
+                "frames": self.frames}
 
 
 # ---- observations ---------------------------------------------------------------------------------
