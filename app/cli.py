@@ -10,10 +10,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nerfie.recon.config import PRESETS, NerfieConfig
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.version import __version__
+
+if TYPE_CHECKING:
+    from nerfie.render.engine import Engine
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -125,16 +129,15 @@ def _cmd_process(args: argparse.Namespace) -> int:
     from nerfie.app.progress import TerminalProgress
     from nerfie.recon.device import configure_threads
     from nerfie.recon.events import Cancelled
-    from nerfie.recon.process import process
 
     configure_threads()
     source = Path(args.source)
-    out = Path(args.output) if args.output else source.with_name(source.stem + "-nerfie")
+    out = Path(args.output) if args.output else _default_dir(source, Path.cwd())
     cfg = _config_from_args(args, out)
     sink = TerminalProgress(quiet=args.quiet)
     try:
         with _CancelOnSigint() as cancel:
-            proj = process(source, out, cfg, sink, cancel.event.is_set)
+            proj = _engine(sink, cancel).process(source, out, cfg)
     except Cancelled:
         sink.close()
         print(f"nerfie: cancelled; run the same command again to resume ({out}).", file=sys.stderr)
@@ -156,17 +159,17 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from nerfie.recon.device import configure_threads
-    from nerfie.recon.importers import detect_dataset, import_dataset
+    from nerfie.recon.importers import detect_dataset
 
     configure_threads()
     source = Path(args.source)
     if not source.exists():
         raise NerfieError(f"{source} does not exist.", "Check the path to the dataset.")
     base = source.parent if source.is_file() else source
-    out = Path(args.output) if args.output else base.with_name(base.name + "-nerfie")
+    out = Path(args.output) if args.output else _default_dir(base, Path.cwd())
     cfg = _config_from_args(args, out)
     kind = detect_dataset(source)
-    proj = import_dataset(source, out, cfg)
+    proj = _engine().import_dataset(source, out, cfg)
     print(f"Imported a {kind} dataset: {proj.stages['poses'].detail['registered']} posed frames. "
           f"Project: {proj.root} — next: nerfie train {proj.root}")
     return 0
@@ -174,10 +177,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from nerfie.app.progress import TerminalProgress
-    from nerfie.recon.config import with_overrides
     from nerfie.recon.events import Cancelled
     from nerfie.recon.project import Project
-    from nerfie.recon.train import Trainer
 
     proj = Project.load(Path(args.project))
     overrides: dict[str, object] = {}
@@ -188,16 +189,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.device is not None:
         overrides["train.device"] = args.device
     overrides.update(_parse_sets(args.set))
-    if overrides:
-        proj.config = with_overrides(proj.config, overrides)
-        proj.save()
     sink = TerminalProgress(quiet=args.quiet)
     try:
         with _CancelOnSigint() as cancel:
-            trainer = Trainer(proj, sink, cancel.event.is_set)
-            if trainer.step:
-                print(f"Resuming from step {trainer.step}.", file=sys.stderr)
-            result = trainer.run()
+            result = _engine(sink, cancel).train(proj.root, overrides, live=False)
     except Cancelled:
         print(f"nerfie: stopped; the last checkpoint is kept — run the same command to resume ({proj.root}).",
               file=sys.stderr)
@@ -210,17 +205,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     print(f"Trained {result['step']} steps in {result['seconds']:.0f} s; held-out PSNR {db('val_psnr')} "
           f"(subject {db('val_psnr_subject')}), view consistency {db('consistency_psnr')} "
-          f"(subject {db('consistency_psnr_subject')}). Checkpoint: {trainer.ckpt_path}")
+          f"(subject {db('consistency_psnr_subject')}). Checkpoint: {proj.checkpoints_dir / 'latest.pt'}")
     return 0
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from nerfie.app.progress import TerminalProgress
     from nerfie.recon.events import Cancelled
-    from nerfie.render.export import RenderSpec, export
-    from nerfie.render.scene import load_scene
+    from nerfie.render.export import RenderSpec
 
-    scene = load_scene(args.project, args.device or "auto")
+    scene = _engine().load_scene(Path(args.project), args.device or "auto")
     cfg = scene.project.config.render
     long_side = args.long_side or (cfg.long_side if scene.device.type != "cpu" else min(cfg.long_side, 512))
     path = args.path or ("keyframes" if args.keyframes else cfg.path)
@@ -247,8 +241,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     sink = TerminalProgress(quiet=args.quiet)
     try:
         with _CancelOnSigint() as cancel:
-            export(scene, spec, out, Path(args.camera_path) if args.camera_path else None, args.png, sink,
-                   cancel.event.is_set)
+            _engine(sink, cancel).export(scene, spec, out, Path(args.camera_path) if args.camera_path else None,
+                                         args.png)
     except Cancelled:
         print("nerfie: render cancelled; nothing was written.", file=sys.stderr)
         return 130
@@ -265,69 +259,69 @@ def _sample_clip() -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import time
-
     from nerfie.app.progress import TerminalProgress
+    from nerfie.recon.config import with_overrides
     from nerfie.recon.device import configure_threads
     from nerfie.recon.events import Cancelled
-    from nerfie.recon.pipeline import process_and_train
-    from nerfie.recon.project import Project
-    from nerfie.render.export import RenderSpec, export
-    from nerfie.render.scene import load_scene
+    from nerfie.render.export import RenderSpec
+    from nerfie.render.scene import TrainedScene
 
     configure_threads()
     source = Path(args.source) if args.source else _sample_clip()
-    out = Path(args.output) if args.output else Path.cwd() / (source.stem + "-nerfie")
-    cfg = _config_from_args(args, out)
-    from nerfie.recon.config import with_overrides
+    out = Path(args.output) if args.output else _default_dir(source, Path.cwd())
+    cfg = with_overrides(_config_from_args(args, out),
+                         {"train.minutes": args.minutes if args.minutes is not None else 8.0})
 
-    cfg = with_overrides(cfg, {"train.minutes": args.minutes if args.minutes is not None else 8.0})
-    if (out / "project.json").exists():
-        from nerfie.recon.project import Project
+    def turntable(scene: TrainedScene) -> RenderSpec:
+        # On a CPU the renderer manages ~10k rays/s (2 cores): default to a short, small preview
+        # (4 s, 15 fps, 256 px) instead of the 6 s / 30 fps / 512 px of a GPU.
+        r, cpu = scene.project.config.render, scene.device.type == "cpu"
+        return RenderSpec(path="turntable", seconds=args.seconds or (4.0 if cpu else r.seconds),
+                          fps=args.fps or (15 if cpu else r.fps),
+                          long_side=args.long_side or (256 if cpu else r.long_side),
+                          time_mode=r.time_mode, arc_degrees=args.arc, fast_samples=r.fast_samples)
 
-        proj = Project.load(out)
-        proj.config = cfg
-        proj.save()
     sink = TerminalProgress(quiet=args.quiet)
     try:
         with _CancelOnSigint() as cancel:
-            proj, summary = process_and_train(source, out, cfg, sink, cancel.event.is_set)
-            t0 = time.perf_counter()
-            scene = load_scene(proj.root)
-            r = proj.config.render
-            # On a CPU the renderer manages ~10k rays/s (2 cores): default to a short, small preview
-            # (4 s, 15 fps, 256 px ≈ 6 min) instead of the 6 s / 30 fps / 512 px of a GPU.
-            cpu = scene.device.type == "cpu"
-            spec = RenderSpec(path="turntable", seconds=args.seconds or (4.0 if cpu else r.seconds),
-                              fps=args.fps or (15 if cpu else r.fps),
-                              long_side=args.long_side or (256 if cpu else r.long_side), time_mode=r.time_mode,
-                              arc_degrees=args.arc, fast_samples=r.fast_samples)
-            video = proj.renders_dir / "turntable.mp4"
-            export(scene, spec, video, on_event=sink, cancelled=cancel.event.is_set)
-            summary.seconds["render"] = time.perf_counter() - t0
+            res = _engine(sink, cancel).run(source, out, cfg, turntable)
     except Cancelled:
         print(f"nerfie: stopped; run the same command again to resume ({out}).", file=sys.stderr)
         return 130
     finally:
         sink.close()
-    times = ", ".join(f"{k} {v / 60:.1f} min" for k, v in summary.seconds.items())
-    held, cons = summary.quality.get("heldout", {}), summary.quality.get("view_consistency", {})
-    checks = Project.load(proj.root).stages["render"].detail.get("path_check", [])
-    print(f"Frames registered: {summary.registered}/{summary.total}\n"
-          f"Held-out PSNR:     {summary.val_psnr:.2f} dB whole, {_db(held.get('psnr_subject'))} subject, "
+    times = ", ".join(f"{k} {v / 60:.1f} min" for k, v in res.seconds.items())
+    held, cons = res.quality.get("heldout", {}), res.quality.get("view_consistency", {})
+    print(f"Frames registered: {res.registered}/{res.total}\n"
+          f"Held-out PSNR:     {_db(res.val_psnr)} whole, {_db(held.get('psnr_subject'))} subject, "
           f"SSIM {_num(held.get('ssim'))}\n"
           f"View consistency:  {_db(cons.get('psnr'))} whole, {_db(cons.get('psnr_subject'))} subject "
           f"(input frames from hand-shake-free cameras)\n"
-          f"Path check:        {'passed' if not checks else '; '.join(checks)}\n"
-          f"Subject:           {summary.quality.get('subject_source', 'n/a')}\n"
+          f"Path check:        {'passed' if not res.path_check else '; '.join(res.path_check)}\n"
+          f"Subject:           {res.quality.get('subject_source', 'n/a')}\n"
           f"Time:              {times}\n"
-          f"Project:           {proj.root}\n"
-          f"Turntable video:   {video}")
+          f"Project:           {res.project}\n"
+          f"Turntable video:   {res.video}")
     return 0
 
 
+def _engine(sink: object = None, cancel: _CancelOnSigint | None = None) -> Engine:
+    """The engine every verb drives (the app drives the same one in a worker process)."""
+    from nerfie.recon.events import ignore
+    from nerfie.render.engine import Controls, Engine
+
+    controls = Controls(cancelled=cancel.event.is_set) if cancel is not None else Controls()
+    return Engine(sink or ignore, controls)  # type: ignore[arg-type]
+
+
+def _default_dir(source: Path, home: Path) -> Path:
+    from nerfie.render.engine import default_project_dir
+
+    return default_project_dir(source, home)
+
+
 def _db(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f} dB"
+    return "n/a" if x is None or x != x else f"{x:.2f} dB"
 
 
 def _num(x: float | None) -> str:

@@ -1,5 +1,6 @@
 """Export dialog: camera path, length, frame rate, resolution and time mode → an MP4, with the
-derived frame count and ETA up front, a progress bar, cancel, and the folder opened when done."""
+derived frame count and ETA up front, a progress bar, cancel, and the folder opened when done.
+The render runs in the engine's worker process, like training: the window stays responsive."""
 
 from __future__ import annotations
 
@@ -25,13 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nerfie.app.workers import Job
+from nerfie.app.workers import RemoteJob
 from nerfie.recon.events import Progress
 from nerfie.recon.project import Project
-from nerfie.render.export import RenderSpec, estimate_seconds, export
+from nerfie.render.engine import JobRequest
+from nerfie.render.export import RenderSpec, estimate_seconds
 from nerfie.render.keyframes import Keyframe
 from nerfie.render.paths import PATHS, TIME_MODES
-from nerfie.render.scene import load_scene
 
 PATH_LABELS = {"turntable": "Turntable (full circle)", "orbit-mild": "Gentle orbit (within the filmed arc)",
                "input": "Input camera path, smoothed"}
@@ -52,7 +53,7 @@ class ExportDialog(QDialog):
         self.project = project
         self.aspect = aspect
         self.rays_per_second = rays_per_second
-        self.job: Job | None = None
+        self.job: RemoteJob | None = None
         self.written: Path | None = None
         self.open_folder = _open_folder  # replaced in tests
 
@@ -147,14 +148,7 @@ class ExportDialog(QDialog):
     def start(self) -> None:
         spec = self.spec()
         out = Path(self.out.text()).expanduser()
-        root = self.project.root
-
-        def work(on_event, cancelled, _paused):  # type: ignore[no-untyped-def]
-            scene = load_scene(root)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            return export(scene, spec, out, on_event=on_event, cancelled=cancelled)
-
-        self.job = Job("render", work, self)
+        self.job = RemoteJob("export", JobRequest("export", str(self.project.root), spec=spec, output=str(out)), self)
         self.job.event.connect(self._on_event)
         self.job.succeeded.connect(self._done)
         self.job.failed.connect(self._failed)

@@ -1,8 +1,10 @@
 """The Nerfie main window: drop a video, watch it become a Nerfie, orbit it, export a video.
 
 Pages follow the stage bar (Import → Poses → Train → Export). Every long step is a
-:class:`~nerfie.app.workers.Job` calling the same engine functions as the CLI verbs; the window
-only routes their events to widgets, and turns their failures into dialogs with the engine's advice.
+:class:`~nerfie.app.workers.RemoteJob`: the engine (:mod:`nerfie.render.engine`, the same one the CLI
+verbs drive) in a worker process. The window only routes its events to widgets, sends it commands
+(pause, stop, render this view) and turns its failures into dialogs with the engine's advice; it
+does no torch work while a job runs.
 """
 
 from __future__ import annotations
@@ -30,22 +32,22 @@ from PySide6.QtWidgets import (
 
 from nerfie.app.export_dialog import ExportDialog
 from nerfie.app.poses_view import PosesView
+from nerfie.app.preview_renderer import RemoteRenderer
 from nerfie.app.settings_panel import SettingsPanel
 from nerfie.app.stage_bar import EVENT_STAGE, StageBar
 from nerfie.app.training_view import TrainingView
 from nerfie.app.viewer_widget import ViewerWidget
-from nerfie.app.workers import Job
+from nerfie.app.workers import Job, RemoteJob
 from nerfie.recon.config import with_overrides
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import EvalResult, Log, Progress, QualityReport, StageDone, TrainStatus
 from nerfie.recon.project import Project
-from nerfie.render.live import snapshot_scene
-from nerfie.render.scene import TrainedScene, load_scene
+from nerfie.render.engine import Engine, JobRequest, default_project_dir
+from nerfie.render.scene import TrainedScene, scene_frame
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"}
 PAGES = ("import", "poses", "train", "viewer")
 MAX_RECENT = 8
-LIVE_PERIOD_S = 1.0  # how often training hands the viewport a fresh copy of the weights
 
 
 def sample_clip() -> Path:
@@ -94,7 +96,7 @@ class MainWindow(QMainWindow):
         self.overrides = dict(overrides or {})  # extra config keys (``nerfie gui --set``)
         self.project: Project | None = None
         self.scene: TrainedScene | None = None
-        self.jobs: list[Job] = []
+        self.jobs: list[Job | RemoteJob] = []
         self.last_error: QMessageBox | None = None
         self.export_dialog: ExportDialog | None = None
         self.auto_continue = True  # after poses, train; after training, show the viewer
@@ -151,6 +153,7 @@ class MainWindow(QMainWindow):
         self.import_page.recent.itemDoubleClicked.connect(lambda item: self.open_path(Path(item.text())))
         self.training_page.pause_toggled.connect(self._pause_training)
         self.training_page.stop_requested.connect(self._stop_training)
+        self.training_page.resume_requested.connect(self.start_training)
         self._refresh_recent()
 
     # ---- menus -----------------------------------------------------------------------------------
@@ -228,12 +231,8 @@ class MainWindow(QMainWindow):
             self.start_video(path)
 
     def default_project_dir(self, video: Path) -> Path:
-        """Next to the video when that folder is writable and not the bundled sample's; else ~/Nerfie."""
-        import os
-
-        if video.resolve() != sample_clip().resolve() and os.access(video.parent, os.W_OK):
-            return video.parent / f"{video.stem}.nerfie"
-        return self.projects_home / video.stem
+        """``<name>-nerfie`` next to the video when that folder is writable (the CLI's name), else in ~/Nerfie."""
+        return default_project_dir(video, self.projects_home)
 
     def start_video(self, video: Path, project_dir: Path | None = None) -> None:
         if self._busy():
@@ -248,13 +247,8 @@ class MainWindow(QMainWindow):
         self.append_log(f"Processing {video} into {project_dir}")
         self.statusBar().showMessage(f"Processing {video.name}…")
 
-        def work(on_event, cancelled, _paused):  # type: ignore[no-untyped-def]
-            from nerfie.recon.process import process
-
-            return process(video, project_dir, cfg, on_event, cancelled)
-
-        job = self._start_job("process", work)
-        job.succeeded.connect(self._processed)
+        job = self._start_job("process", JobRequest("process", str(project_dir), source=str(video), config=cfg))
+        job.succeeded.connect(lambda root: self._processed(Project.load(Path(root))))
         job.failed.connect(lambda *_: self._failed_project(project_dir))
 
     def import_dataset(self, source: Path, project_dir: Path | None = None) -> None:
@@ -262,19 +256,14 @@ class MainWindow(QMainWindow):
         if self._busy():
             return
         base = source.parent if source.is_file() else source
-        project_dir = project_dir or base.with_name(base.name + "-nerfie")
+        project_dir = project_dir or default_project_dir(base, self.projects_home)
         cfg = with_overrides(self.settings_panel.config(), self.overrides) if self.overrides \
             else self.settings_panel.config()
         self.stage_bar.set_state("ingest", "running", "importing poses")
         self.append_log(f"Importing {source} into {project_dir}")
 
-        def work(_on_event, _cancelled, _paused):  # type: ignore[no-untyped-def]
-            from nerfie.recon.importers import import_dataset
-
-            return import_dataset(source, project_dir, cfg)
-
-        job = self._start_job("process", work)
-        job.succeeded.connect(self._processed)
+        job = self._start_job("process", JobRequest("import", str(project_dir), source=str(source), config=cfg))
+        job.succeeded.connect(lambda root: self._processed(Project.load(Path(root))))
 
     def open_project(self, root: Path) -> None:
         if self._busy():
@@ -330,30 +319,12 @@ class MainWindow(QMainWindow):
         self.training_page.set_running(True)
         self.show_page("train")
         self.statusBar().showMessage("Training…")
-        holder: dict[str, Any] = {"last": 0.0}
-
-        def work(on_event, cancelled, paused):  # type: ignore[no-untyped-def]
-            from nerfie.recon.train import Trainer
-
-            def sink(ev: object) -> None:
-                on_event(ev)
-                trainer = holder.get("trainer")
-                if isinstance(ev, TrainStatus) and trainer is not None \
-                        and time.monotonic() - holder["last"] >= LIVE_PERIOD_S:
-                    holder["last"] = time.monotonic()
-                    job.snapshot.emit(snapshot_scene(trainer))  # between steps: weights are consistent
-
-            trainer = Trainer(Project.load(root), sink, cancelled, paused)
-            holder["trainer"] = trainer
-            job.snapshot.emit(snapshot_scene(trainer))
-            trainer.run()
-            return snapshot_scene(trainer)
-
-        job = self._start_job("train", work)
-        job.snapshot.connect(self.training_page.viewer.set_scene)
-        job.succeeded.connect(self._trained)
+        job = self._start_job("train", JobRequest("train", str(root)))
+        # The live view: the worker renders what this viewport asks for, between training steps.
+        self.training_page.viewer.set_scene(scene_frame(root), RemoteRenderer(job, job))
+        job.succeeded.connect(lambda _root: self._trained(root))
         job.was_cancelled.connect(self._training_stopped)
-        job.failed.connect(lambda *_: self.training_page.set_running(False))
+        job.failed.connect(lambda *_: self._training_failed(root))
 
     def _pause_training(self, paused: bool) -> None:
         for job in self.jobs:
@@ -367,18 +338,24 @@ class MainWindow(QMainWindow):
                 job.cancel()
 
     def _training_stopped(self) -> None:
-        self.training_page.set_running(False)
+        self.training_page.set_running(False, resumable=True)
         self.stage_bar.set_state("train", "paused", "stopped — weights kept")
         if self.project is not None:
             self._load_trained(self.project.root)
 
-    def _trained(self, scene: TrainedScene) -> None:
+    def _training_failed(self, root: Path) -> None:
+        """The worker failed or was killed: the window stays; Resume continues from the last checkpoint."""
+        resumable = (Project.load(root).checkpoints_dir / "latest.pt").exists()
+        self.training_page.set_running(False, resumable=resumable)
+
+    def _trained(self, root: Path) -> None:
         self.training_page.set_running(False)
-        self.project = scene.project
-        self._show_scene(Project.load(scene.project.root), scene)
+        self._load_trained(root)
 
     def _load_trained(self, root: Path) -> None:
-        job = self._start_job("load", lambda _e, _c, _p: load_scene(root))
+        """Read the checkpoint into this process for the orbit viewer (no job is training now)."""
+        job = Job("load", lambda _e, _c, _p: Engine().load_scene(root), self)
+        self._track(job)
         job.succeeded.connect(lambda scene: self._show_scene(Project.load(root), scene))
 
     def _show_scene(self, proj: Project, scene: TrainedScene) -> None:
@@ -419,18 +396,21 @@ class MainWindow(QMainWindow):
                             "Wait for it to finish or stop it first.")
         return bool(running)
 
-    def _start_job(self, name: str, fn: Any) -> Job:
-        job = Job(name, fn, self)
+    def _start_job(self, name: str, request: JobRequest) -> RemoteJob:
+        """Start an engine call in a worker process; its events, failure and stop are routed here."""
+        return self._track(RemoteJob(name, request, self))
+
+    def _track(self, job: Any) -> Any:
         job.event.connect(self._on_event)
         job.failed.connect(lambda msg, adv: self._job_failed(job, msg, adv))
-        job.was_cancelled.connect(lambda: self._job_cancelled(name))
+        job.was_cancelled.connect(lambda: self._job_cancelled(job.name))
         job.finished.connect(lambda: self._job_finished(job))
         self.jobs.append(job)
         job.start()
         self.stop_button.setEnabled(True)
         return job
 
-    def _job_finished(self, job: Job) -> None:
+    def _job_finished(self, job: Job | RemoteJob) -> None:
         if job in self.jobs:
             self.jobs.remove(job)
         job.deleteLater()
@@ -448,7 +428,7 @@ class MainWindow(QMainWindow):
             if seg.state == "running":
                 self.stage_bar.set_state(stage, "cancelled")
 
-    def _job_failed(self, job: Job, message: str, advice: str) -> None:
+    def _job_failed(self, job: Job | RemoteJob, message: str, advice: str) -> None:
         stage = EVENT_STAGE.get(job.name)
         if stage is not None:
             self.stage_bar.set_state(stage, "failed", message[:80])

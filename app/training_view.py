@@ -24,6 +24,7 @@ def _duration(seconds: float) -> str:
 class TrainingView(QWidget):
     pause_toggled = Signal(bool)
     stop_requested = Signal()
+    resume_requested = Signal()  # continue a stopped (or killed) run from its last checkpoint
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -61,9 +62,14 @@ class TrainingView(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop and keep the weights trained so far (training can be resumed)")
         self.stop_button.clicked.connect(self.stop_requested)
+        self.resume_button = QPushButton("Resume training")
+        self.resume_button.setToolTip("Continue from the last checkpoint")
+        self.resume_button.clicked.connect(self.resume_requested)
+        self.resume_button.hide()
         buttons = QHBoxLayout()
         buttons.addWidget(self.pause_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.resume_button)
         self.set_running(False)
 
         side = QWidget()
@@ -82,9 +88,11 @@ class TrainingView(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(split)
 
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, resumable: bool = False) -> None:
+        """Buttons for a run in progress, or (``resumable``) for one that stopped before its end."""
         self.pause_button.setEnabled(running)
         self.stop_button.setEnabled(running)
+        self.resume_button.setVisible(resumable and not running)
         if not running:
             self.pause_button.blockSignals(True)
             self.pause_button.setChecked(False)

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from nerfie.app.preview_renderer import PreviewRenderer, RenderResult
+from nerfie.app.preview_renderer import PreviewRenderer, RemoteRenderer, RenderResult
 from nerfie.render.keyframes import Keyframe
-from nerfie.render.scene import TrainedScene
+from nerfie.render.scene import SceneFrame, TrainedScene
 from nerfie.render.viewer import OrbitCamera, home_view, moving_side, view_size
 
 TIME_STEPS_PER_FRAME = 10  # scrubber resolution: tenths of a frame (the codes blend between frames)
@@ -114,9 +114,9 @@ class ViewerWidget(QWidget):
         self._shown_serial = -1
         self._dirty = False
         self._rays_per_second = 0.0  # measured on this machine by the renders so far
-        self.renderer = PreviewRenderer(self)
-        self.renderer.rendered.connect(self._on_rendered)
-        self.renderer.failed.connect(lambda msg: self.info.setText(msg))
+        self.local_renderer = PreviewRenderer(self)
+        self.renderer: PreviewRenderer | RemoteRenderer = self.local_renderer
+        self._connect(self.local_renderer)
 
         self.viewport = Viewport()
         self.viewport.setText("No trained scene yet.\nDrop a video on the Import page to make one.")
@@ -182,9 +182,21 @@ class ViewerWidget(QWidget):
 
     # ---- scene -----------------------------------------------------------------------------------
 
-    def set_scene(self, scene: TrainedScene) -> None:
-        """Show ``scene``; the camera and time stay where the user left them (live snapshots replace the scene)."""
+    def _connect(self, renderer: PreviewRenderer | RemoteRenderer) -> None:
+        renderer.rendered.connect(self._on_rendered)
+        renderer.failed.connect(lambda msg: self.info.setText(msg))
+
+    def set_scene(self, scene: TrainedScene | SceneFrame, renderer: RemoteRenderer | None = None) -> None:
+        """Show ``scene``; the camera and time stay where the user left them.
+
+        With ``renderer`` (a job training in a worker process) ``scene`` is only its framing
+        (:class:`~nerfie.render.scene.SceneFrame`) and the worker renders; without, ``scene`` is a
+        trained scene rendered on this widget's own thread.
+        """
         first = self.scene is None or self.scene.dataset.root != scene.dataset.root
+        if renderer is not None and renderer is not self.renderer:
+            self._connect(renderer)
+        self.renderer = renderer or self.local_renderer
         self.scene = scene
         if first or self.view is None:
             self.view = home_view(scene.cameras, scene.focus, scene.up)
@@ -343,7 +355,7 @@ class ViewerWidget(QWidget):
 
     def shutdown(self) -> None:
         self._play_timer.stop()
-        self.renderer.stop()
+        self.local_renderer.stop()
 
     def closeEvent(self, event: Any) -> None:
         self.shutdown()

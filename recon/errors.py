@@ -32,3 +32,25 @@ class ConfigError(NerfieError):
 
 class ProjectError(NerfieError):
     """A project folder that cannot be opened or written."""
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """(message, advice) for any exception: the engine's words for its own errors, plain words for the rest.
+
+    Both front ends and the engine's worker process use it, so a failure reads the same everywhere.
+    """
+    import errno
+
+    if isinstance(exc, NerfieError):
+        return exc.message, exc.advice
+    name = type(exc).__name__
+    if isinstance(exc, MemoryError) or name == "OutOfMemoryError":
+        return ("Ran out of memory.", "Choose a smaller preset or a lower training resolution in Settings, "
+                "then start again: finished stages are kept.")
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return ("The disk is full.", "Free some space, then start again: finished stages are kept.")
+    if isinstance(exc, OSError):
+        return (f"Could not read or write a file ({exc.strerror or exc}).",
+                "Check the project folder is writable and the disk is attached, then start again.")
+    return (f"Unexpected error: {name}: {exc}",
+            "This is a bug in Nerfie. The log panel has the details; finished stages are kept.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,19 @@ class QualityReport:
                 f"SSIM {self.consistency_ssim:.3f}"]
 
 
-Event = Progress | Log | StageDone | TrainStatus | EvalResult | QualityReport
+@dataclass(frozen=True)
+class PreviewImage:
+    """A live-view render of the weights at ``step``, answering the view request ``serial``."""
+
+    image: Any  # np.ndarray [H, W, 3] uint8
+    step: int
+    time: float  # frame time rendered
+    seconds: float  # what the render cost
+    serial: int
+    long_side: int
+
+
+Event = Progress | Log | StageDone | TrainStatus | EvalResult | QualityReport | PreviewImage
 EventSink = Callable[[Event], None]
 
 

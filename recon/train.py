@@ -43,6 +43,7 @@ from nerfie.recon.quality import (
     warp_to,
 )
 from nerfie.recon.sfm.normalize import fine_ball_radius
+from nerfie.recon.thread_budget import ThreadBudget
 
 CHECKPOINT = "latest.pt"
 AUTOTUNE_RECORD = "autotune.json"  # what the auto preset timed and picked, beside project.json
@@ -183,10 +184,14 @@ class Trainer:
     """Owns the model, optimiser and schedule for one project; ``run()`` trains (or resumes)."""
 
     def __init__(self, project: Project, on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
-                 paused: Callable[[], bool] = lambda: False, device: str | None = None) -> None:
+                 paused: Callable[[], bool] = lambda: False, device: str | None = None,
+                 between_steps: Callable[[Trainer], None] | None = None) -> None:
         configure_threads()
         self.project = project
         self.on_event, self.cancelled, self.paused = on_event, cancelled, paused
+        # Called after every step and while paused, on this thread, when the weights are consistent:
+        # the engine serves live-view renders there (recon knows nothing of viewers).
+        self.between_steps = between_steps or (lambda _trainer: None)
         dataset = load_dataset(project.root)
         dev = pick_device(device or project.config.train.device)
         self.ckpt_path = project.checkpoints_dir / CHECKPOINT
@@ -489,6 +494,11 @@ class Trainer:
     # ---- the loop ---------------------------------------------------------------------------------
 
     def run(self, steps: int | None = None, minutes: float | None = None) -> dict[str, float]:
+        """Train to ``steps`` or for ``minutes`` (default the config's), saving on the way out."""
+        with ThreadBudget("train") as threads:  # a second Nerfie process on this machine re-balances us
+            return self._run(threads, steps, minutes)
+
+    def _run(self, threads: ThreadBudget, steps: int | None, minutes: float | None) -> dict[str, float]:
         t = self.cfg.train
         end_step = steps if steps is not None else t.steps
         budget = (minutes if minutes is not None else t.minutes) * 60
@@ -505,11 +515,14 @@ class Trainer:
                     stop_reason = "cancelled"
                     break
                 while self.paused() and not self.cancelled():
-                    time.sleep(0.1)
+                    self.between_steps(self)
+                    time.sleep(0.05)
+                threads.refresh()
                 if budget and time.perf_counter() - t0 > budget:
                     stop_reason = "time budget"
                     break
                 last = self.train_step()
+                self.between_steps(self)
                 if self.step % 10 == 0 or self.step == end_step:
                     el = time.perf_counter() - t0
                     rate = (self.step - start_step) / max(el, 1e-9)

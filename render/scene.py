@@ -65,6 +65,33 @@ class TrainedScene:
                              self.alpha, chunk=chunk, codes=codes, samples=samples)
 
 
+@dataclass
+class SceneFrame:
+    """A project's framing without its model (input cameras, subject, up): what a viewer needs to
+    place its camera while the model itself lives elsewhere (a worker process in training)."""
+
+    project: Project
+    dataset: Dataset
+    cameras: list[Camera]
+    focus: np.ndarray
+    up: np.ndarray
+    subject_radius: float = 0.0
+    step: int = 0
+
+    @property
+    def num_frames(self) -> int:
+        return self.dataset.num_codes
+
+
+def scene_frame(project_dir: str | Path) -> SceneFrame:
+    """The framing of a processed project (no checkpoint needed, no torch work)."""
+    project = Project.load(Path(project_dir))
+    ds = load_dataset(project.root)
+    focus, radius = ds.subject()
+    return SceneFrame(project=project, dataset=ds, cameras=ds.normalized_cameras(), focus=focus,
+                      up=ds.up / np.linalg.norm(ds.up), subject_radius=radius)
+
+
 def load_scene(project_dir: str | Path, device: str = "auto") -> TrainedScene:
     configure_threads()
     project = Project.load(Path(project_dir))

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The thread-budget registry of this test session alone (worker processes inherit it), so a Nerfie
+# running elsewhere on the machine does not change the thread counts tests see.
+if "NERFIE_RUNTIME_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["NERFIE_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="nerfie-test-workers-")
 
 from pathlib import Path
 
