@@ -233,11 +233,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     spec = RenderSpec(path=path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
                       long_side=long_side, time_mode=args.time or cfg.time_mode,
                       frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
-                      arc_degrees=args.arc, fast_samples=cfg.fast_samples, keyframes=keys)
+                      arc_degrees=args.arc, fast_samples=cfg.fast_samples, keyframes=keys,
+                      resize_camera_path=bool(args.long_side))
     out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
-    n = spec.frames if not args.camera_path else "?"
+    n = spec.frames if not args.camera_path else "the file's"
+    size = f"{spec.long_side} px" if not args.camera_path or args.long_side else "the file's size"
     timing = "as keyed" if keys and all(k.time is not None for k in keys) else spec.time_mode
-    print(f"Rendering {n} frames at {spec.long_side} px ({spec.path}, time {timing}) → {out}", file=sys.stderr)
+    print(f"Rendering {n} frames at {size} ({spec.path}, time {timing}) → {out}", file=sys.stderr)
     sink = TerminalProgress(quiet=args.quiet)
     try:
         with _CancelOnSigint() as cancel:

@@ -39,11 +39,9 @@ class SfmConfig:
     camera_model: Literal["SIMPLE_RADIAL", "OPENCV", "PINHOLE", "SIMPLE_PINHOLE"] = "SIMPLE_RADIAL"
     matcher: Literal["sequential", "exhaustive"] = "sequential"
     sequential_overlap: int = 10
-    image_scale: int = 4  # pyramid level SfM runs on (Nerfies: colmap_image_scale = 4)
     max_image_size: int = 640
     max_num_features: int = 8192
     seeds: tuple[int, ...] = (0, 1, 2)
-    min_registered_fraction: float = 0.6
     threads: int = 0  # 0 = all available cores
 
 
@@ -72,7 +70,7 @@ class ModelConfig:
     # the room beyond stays put and costs no MLP evaluations. 0 = the warp acts everywhere (Nerfies).
     warp_reach: float = 2.0
     appearance_code_dim: int = 8
-    proposal_samples: tuple[int, ...] = (256, 96)
+    proposal_samples: tuple[int] = (256,)  # samples of the one proposal level (a list of one in files)
     shaded_samples: int = 48
 
 
@@ -110,7 +108,7 @@ class RenderConfig:
     long_side: int = 1080
     time_mode: Literal["frozen", "play", "bounce"] = "play"
     frozen_frame: int = 0
-    chunk_rays: int = 65536
+    chunk_rays: int = 65536  # rays rendered at once (lower it if a large export runs out of memory)
     # Render with ¾ of the proposal and ⅔ of the shaded samples (the viewer's budget): ~1.5x faster for
     # ~0.1 dB on the sample project. On for the CPU preset, where rendering dominates the run time.
     fast_samples: bool = False
@@ -288,9 +286,30 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     raise ConfigError(f"Config key {key!r} has an unsupported type {tp!r}.")  # pragma: no cover
 
 
-def config_from_dict(data: Any) -> NerfieConfig:
-    """Read a whole :class:`NerfieConfig` (as stored in a project) strictly."""
-    return from_dict(NerfieConfig, data)
+# Keys older projects may hold that no longer mean anything: dropped when a stored config is read.
+RETIRED_KEYS = {"sfm": ("image_scale", "min_registered_fraction")}
+
+
+def migrate_stored(data: Any) -> Any:
+    """A config as an older version stored it → today's: retired keys dropped, and the second
+    proposal level (never used: the model has one) cut off."""
+    if not isinstance(data, dict):
+        return data
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for section, keys in RETIRED_KEYS.items():
+        for key in keys:
+            if isinstance(out.get(section), dict):
+                out[section].pop(key, None)
+    model = out.get("model")
+    if isinstance(model, dict) and isinstance(model.get("proposal_samples"), list | tuple):
+        model["proposal_samples"] = list(model["proposal_samples"])[:1]
+    return out
+
+
+def config_from_dict(data: Any, stored: bool = False) -> NerfieConfig:
+    """Read a whole :class:`NerfieConfig` strictly; ``stored`` (a project's or a checkpoint's own
+    copy, written by an older version perhaps) is migrated first."""
+    return from_dict(NerfieConfig, migrate_stored(data) if stored else data)
 
 
 def with_overrides(cfg: NerfieConfig, overrides: dict[str, Any]) -> NerfieConfig:

@@ -128,7 +128,7 @@ class Project:
         if version < 1:
             raise ProjectError(f"{file} has an unknown format version {version}.", "The file is damaged.")
         try:
-            config = config_from_dict(data.get("config", {}))
+            config = config_from_dict(data.get("config", {}), stored=True)
         except ConfigError as exc:
             raise ProjectError(f"{file}: {exc.message}", exc.advice) from exc
         stages = {s: StageState() for s in STAGES}

@@ -403,7 +403,7 @@ class Trainer:
         if ck.get("format") != CHECKPOINT_FORMAT or ck.get("num_codes") != self.dataset.num_codes:
             raise NerfieError(f"Checkpoint {path} does not fit this project (different format or frames).",
                               "Move it away to start training from scratch.")
-        if config_from_dict(ck["config"]).model != self.cfg.model:
+        if config_from_dict(ck["config"], stored=True).model != self.cfg.model:
             raise NerfieError(f"Checkpoint {path} was trained with different model settings.",
                               "Train with the settings it was made with, or move it away to start over.")
         self.model.load_state_dict(ck["model"])

@@ -34,6 +34,8 @@ class RenderSpec:
     arc_degrees: float = 360.0
     fast_samples: bool = False  # the viewer's reduced sample budget (TrainedScene.reduced_samples)
     keyframes: list[Keyframe] | None = None  # for path="keyframes" (normalised frame)
+    # A camera-path file carries its own render size; only an explicit choice (``--long-side``) rescales it.
+    resize_camera_path: bool = False
 
     @property
     def frames(self) -> int:
@@ -162,6 +164,7 @@ def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: i
     import imageio_ffmpeg
 
     w, h = frames[0].camera.width, frames[0].camera.height
+    chunk = scene.project.config.render.chunk_rays
     t0 = time.perf_counter()
     with atomic_path(out) as tmp:
         writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
@@ -172,7 +175,7 @@ def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: i
             for k, f in enumerate(frames):
                 if cancelled():
                     raise Cancelled()
-                img = to_uint8(scene.render(f.camera, f.time, samples=samples)["rgb"])
+                img = to_uint8(scene.render(f.camera, f.time, chunk=chunk, samples=samples)["rgb"])
                 writer.send(np.ascontiguousarray(img))
                 if png_dir is not None:
                     with atomic_path(png_dir / f"frame_{k:05d}.png") as p:
@@ -189,7 +192,8 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
            on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> Path:
     """Plan (or read) the path, write its camera-path JSON beside the video, render the video."""
     if camera_path is not None:
-        frames = frames_from_camera_path(scene, read_json(camera_path), spec.long_side)
+        frames = frames_from_camera_path(scene, read_json(camera_path),
+                                         spec.long_side if spec.resize_camera_path else None)
     else:
         frames = plan(scene, spec)
         write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))

@@ -194,6 +194,23 @@ def test_distortion_changes_rays_and_undistortion_inverts_it() -> None:
     assert (d1 - d2).abs().max() > 1e-4  # distortion matters at the corner
 
 
+def test_undistort_inverts_distort_across_the_image() -> None:
+    """The rays of a distorted camera rely on undistort(distort(x)) = x (and the reverse) to well
+    under a pixel, out to the image corners."""
+    from nerfie.recon.camera import distort, undistort
+
+    cam = random_camera(np.random.default_rng(8), distortion=True)
+    intr = torch.as_tensor(cam.intrinsics, dtype=torch.float64)
+    g = torch.linspace(-0.6, 0.6, 25, dtype=torch.float64)
+    x, y = torch.meshgrid(g, g, indexing="ij")
+    xd, yd = distort(x, y, intr)
+    assert (xd - x).abs().max() > 1e-3  # the distortion is not negligible here
+    xu, yu = undistort(xd, yd, intr)
+    assert torch.allclose(xu, x, atol=1e-7) and torch.allclose(yu, y, atol=1e-7)
+    xr, yr = distort(*undistort(x, y, intr), intr)
+    assert torch.allclose(xr, x, atol=1e-7) and torch.allclose(yr, y, atol=1e-7)
+
+
 def test_ray_directions_are_unit_and_pass_through_the_projection(front_camera: Camera) -> None:
     px = front_camera.pixel_centers(dtype=torch.float64)
     o, d = front_camera.pixels_to_rays(px)

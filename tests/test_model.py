@@ -282,10 +282,12 @@ def test_a_time_budget_that_ends_the_run_first_still_decays_the_learning_rate_to
     lr = tr.optimizer.param_groups[0]["lr"]
     t = tr.cfg.train
     assert tr.progress > 0.9 and lr < t.lr * (t.lr_final / t.lr) ** 0.9
-    # resuming continues the schedule from where it stopped instead of starting the decay again
-    start = tr.progress
-    tr.train_step()
-    assert tr.progress >= start
+    # resuming (a new trainer reading the checkpoint, as a new process would) continues the schedule
+    # from where it stopped instead of starting the decay again
+    resumed = Trainer(Project.load(proj.root))
+    assert resumed.step == tr.step and resumed.progress == pytest.approx(tr.progress)
+    resumed.train_step()
+    assert resumed.progress >= tr.progress and resumed.optimizer.param_groups[0]["lr"] <= lr * 1.001
     steps_only = Trainer(make_project(tiny_capture, tmp_path / "q", **{"train.steps": 10**9}))
     steps_only.train_step()
     assert steps_only.progress < 1e-6  # without a budget the steps decide, as before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -54,7 +55,23 @@ def test_console_script_reports_its_version() -> None:
     assert res.stdout.strip() == f"nerfie {nerfie.recon.__version__}"
 
 
-def test_recon_does_not_pull_in_qt() -> None:
-    code = "import sys, nerfie.recon.camera, nerfie.recon.synth; sys.exit('PySide6' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+def test_no_module_of_recon_or_render_pulls_in_qt_and_imports_go_one_way() -> None:
+    """Every module of the engine's two packages imports without Qt (the worker process and the CLI
+    never load it), and recon never imports render or app (app → render → recon)."""
+    code = (
+        "import importlib, pkgutil, sys\n"
+        "import nerfie.recon, nerfie.render\n"
+        "names = [m.name for pkg in (nerfie.recon, nerfie.render)\n"
+        "         for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.')]\n"
+        "for n in names: importlib.import_module(n)\n"
+        "bad = [m for m in sys.modules if m.startswith('PySide6') or m.startswith('nerfie.app')]\n"
+        "print(len(names), bad)\n"
+        "sys.exit(1 if bad or len(names) < 20 else 0)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    recon = Path(__file__).resolve().parents[1] / "recon"
+    importing = re.compile(r"^\s*(from|import)\s+nerfie\.(render|app)\b", re.MULTILINE)
+    upward = [str(p) for p in recon.rglob("*.py") if importing.search(p.read_text(encoding="utf-8"))]
+    assert not upward, f"recon imports render/app: {upward}"
     assert importlib.util.find_spec("PySide6") is not None  # the GUI dependency is installed

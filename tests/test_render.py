@@ -87,7 +87,19 @@ def test_a_nerfstudio_written_camera_path_renders(scene: TrainedScene, tmp_path:
     path = tmp_path / "ns_path.json"
     path.write_text(json.dumps(ns))
     out = export(scene, RenderSpec(fps=4), tmp_path / "ns.mp4", camera_path=path)
-    assert out.stat().st_size > 0
+    assert video_shape(out) == (2, 24, 32)  # every entry, at the size the file asks for
+    bigger = export(scene, RenderSpec(fps=4, long_side=64, resize_camera_path=True), tmp_path / "ns64.mp4",
+                    camera_path=path)
+    assert video_shape(bigger) == (2, 48, 64)  # an explicit size rescales it, keeping the aspect
+
+
+def video_shape(path: Path) -> tuple[int, int, int]:
+    """(frames, height, width) of a written video, decoded back."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    w, h = next(reader)["size"]
+    return sum(1 for _ in reader), h, w
 
 
 def _keyframes(scene: TrainedScene) -> list:
