@@ -3,6 +3,7 @@ orbit and scrub the result, export a video, get a dialog (not a crash) for bad i
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -75,9 +76,13 @@ def drop(widget: MainWindow, path: Path) -> None:
 
 def test_dropping_a_video_runs_the_pipeline_and_the_stage_bar_advances(window: MainWindow, capture: Path,
                                                                       tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
-    window.default_project_dir = lambda video: tmp_path / "proj"  # type: ignore[method-assign]
+    import shutil
+
+    clip = tmp_path / "gui" / "my clip.mp4"
+    clip.parent.mkdir()
+    shutil.copy(capture / "video.mp4", clip)
     seen: list[tuple[str, str]] = []
-    drop(window, capture / "video.mp4")
+    drop(window, clip)
     assert window.stage_bar.state("ingest") == "running"
     qtbot.waitUntil(lambda: seen.append(tuple(window.stage_bar.state(s) for s in ("ingest", "poses")))
                     or window.poses_page.camera_count > 0, timeout=120_000)
@@ -91,8 +96,37 @@ def test_dropping_a_video_runs_the_pipeline_and_the_stage_bar_advances(window: M
     qtbot.waitUntil(lambda: window.current_page() == "viewer" and window.viewer_page.last_result is not None,
                     timeout=180_000)
     assert window.stage_bar.state("train") == "done"
-    assert str(tmp_path / "proj") in window.recent_projects()
+    assert str(tmp_path / "gui" / "my clip-nerfie") in window.recent_projects()  # beside the clip, the CLI's name
     assert ("done", "running") in seen  # the poses stage ran after ingest finished
+
+
+def test_nerfie_run_makes_the_project_the_app_makes_for_the_same_clip(window: MainWindow, capture: Path,
+                                                                     tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Same folder name beside the clip, same files: the CLI and the app drive one engine."""
+    import shutil
+
+    from nerfie.app.cli import main as cli_main
+
+    made = {}
+    for side in ("gui", "cli"):
+        clip = tmp_path / side / "my clip.mp4"
+        clip.parent.mkdir()
+        shutil.copy(capture / "video.mp4", clip)
+        made[side] = clip.parent / "my clip-nerfie"
+    drop(window, tmp_path / "gui" / "my clip.mp4")
+    qtbot.waitUntil(lambda: window.current_page() == "viewer" and window.viewer_page.last_result is not None,
+                    timeout=180_000)
+    sets = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
+    assert cli_main(["run", str(tmp_path / "cli" / "my clip.mp4"), "--preset", "cpu-preview", *sets, "-q",
+                     "--minutes", "0", "--seconds", "0.4", "--fps", "5", "--long-side", "32"]) == 0
+
+    def layout(root: Path) -> set[str]:  # what SfM's attempts leave differs run to run; exports are the CLI's
+        rel = (p.relative_to(root) for p in root.rglob("*"))
+        return {str(r) for r in rel if r.parts[0] != "renders" and r.parts[:2] != ("colmap", "attempts")}
+
+    assert made["cli"].is_dir() and made["gui"].is_dir()
+    assert layout(made["cli"]) == layout(made["gui"])
+    assert (made["cli"] / "renders" / "turntable.mp4").exists()
 
 
 def test_a_bad_file_gives_an_error_dialog_and_the_app_stays_usable(window: MainWindow, tmp_path: Path,
