@@ -152,8 +152,8 @@ def _cmd_process(args: argparse.Namespace) -> int:
     report = out / "report.txt"
     if report.exists() and not args.quiet:
         print(report.read_text(), file=sys.stderr)
-    d = proj.stages["poses"].detail
-    print(f"Poses: {d['registered']} of {d['total']} frames registered. Project: {proj.root}")
+    d = proj.detail("poses")
+    print(f"Poses: {d.registered} of {d.total} frames registered. Project: {proj.root}")
     return 0
 
 
@@ -170,7 +170,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     cfg = _config_from_args(args, out)
     kind = detect_dataset(source)
     proj = _engine().import_dataset(source, out, cfg)
-    print(f"Imported a {kind} dataset: {proj.stages['poses'].detail['registered']} posed frames. "
+    print(f"Imported a {kind} dataset: {proj.detail('poses').registered} posed frames. "
           f"Project: {proj.root} — next: nerfie train {proj.root}")
     return 0
 

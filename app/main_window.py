@@ -42,6 +42,7 @@ from nerfie.recon.config import with_overrides
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import EvalResult, Log, Progress, QualityReport, StageDone, TrainStatus
 from nerfie.recon.project import Project
+from nerfie.recon.stage_details import IngestDetail, PosesDetail, StageDetail, TrainDetail
 from nerfie.render.engine import Engine, JobRequest, default_project_dir
 from nerfie.render.scene import TrainedScene, scene_frame
 
@@ -290,7 +291,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Nerfie — {proj.root.name}")
         words = {"done": "done", "failed": "failed", "running": "paused", "paused": "paused"}
         for stage, st in proj.stages.items():
-            self.stage_bar.set_state(stage, words.get(st.state, "pending"), _stage_text(stage, st.detail, st.state))
+            text = _stage_text(stage, proj.detail(stage), st.state)
+            self.stage_bar.set_state(stage, words.get(st.state, "pending"), text)
         self.poses_page.show_project(proj)
         self._remember(proj.root)
 
@@ -512,16 +514,15 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _stage_text(stage: str, detail: dict[str, Any], state: str) -> str:
+def _stage_text(stage: str, detail: StageDetail, state: str) -> str:
     if state == "done":
-        if stage == "ingest":
-            return f"{len(detail.get('names', []))} frames"
-        if stage == "poses":
-            return f"{detail.get('registered')} of {detail.get('total')} registered"
-        if stage == "train":
-            psnr = detail.get("val_psnr")
-            return f"{detail.get('step')} steps" + (f" · {psnr:.1f} dB" if psnr else "")
+        if isinstance(detail, IngestDetail):
+            return f"{len(detail.names)} frames"
+        if isinstance(detail, PosesDetail):
+            return f"{detail.registered} of {detail.total} registered"
+        if isinstance(detail, TrainDetail):
+            return f"{detail.step} steps" + (f" · {detail.val_psnr:.1f} dB" if detail.val_psnr else "")
     if state == "failed":
-        return str(detail.get("reason", "failed"))[:80]
+        return (detail.reason or "failed")[:80]
     return ""
 

@@ -74,18 +74,16 @@ class PosesView(QWidget):
         """Show what ``nerfie process`` produced (also a partial or failed run: the report still says why)."""
         report = project.path("report.txt")
         self.report.setPlainText(report.read_text() if report.exists() else "")
-        poses = project.stages["poses"]
+        state, d = project.stages["poses"].state, project.detail("poses")
         self.failed.clear()
-        for name in poses.detail.get("failed", []):
+        for name in d.failed:
             item = QListWidgetItem(QIcon(QPixmap(str(project.frames_dir / name))), name)
             self.failed.addItem(item)
-        if poses.state != "done":
-            self.summary.setText(f"Poses: {poses.state}" + (f" — {poses.detail['reason']}"
-                                                             if poses.detail.get("reason") else ""))
+        if state != "done":
+            self.summary.setText(f"Poses: {state}" + (f" — {d.reason}" if d.reason else ""))
             return
-        d = poses.detail
-        self.summary.setText(f"<b>{d.get('registered')} of {d.get('total')}</b> frames registered, "
-                             f"{d.get('points', 0)} points · {d.get('seconds', 0):.0f} s")
+        self.summary.setText(f"<b>{d.registered} of {d.total}</b> frames registered, "
+                             f"{d.points} points · {d.seconds:.0f} s")
         ds = load_dataset(project.root)
         cams = ds.normalized_cameras()
         segs = frustum_segments(cams, frustum_depth(cams))

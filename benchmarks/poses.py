@@ -53,10 +53,9 @@ def summary(name: str, proj: object | None, seconds: float, error: str) -> None:
     if proj is None:
         print(f"{name}: FAILED after {seconds:.0f} s — {error}")
         return
-    ing = proj.stages["ingest"].detail  # type: ignore[attr-defined]
-    pos = proj.stages["poses"].detail  # type: ignore[attr-defined]
-    print(f"{name}: {pos['registered']}/{pos['total']} registered ({pos['registered'] / pos['total']:.0%}), "
-          f"{pos['points']} points, rung '{pos['rung']}'; ingest {ing['seconds']:.0f} s, poses {pos['seconds']:.0f} s, "
+    ing, pos = proj.detail("ingest"), proj.detail("poses")  # type: ignore[attr-defined]
+    print(f"{name}: {pos.registered}/{pos.total} registered ({pos.registered / pos.total:.0%}), "
+          f"{pos.points} points, rung '{pos.rung}'; ingest {ing.seconds:.0f} s, poses {pos.seconds:.0f} s, "
           f"total {seconds:.0f} s")
 
 
@@ -138,8 +137,8 @@ def synthetic720(tmp: Path, seeds: list[int], cache: Path | None) -> None:
                                                                         "sfm.seeds": seeds})
     summary("synthetic 150 x 1280×720", proj, dt, err)
     if proj is not None:
-        pos = proj.stages["poses"].detail  # type: ignore[attr-defined]
-        print(f"  poses stage: {pos['seconds']:.0f} s (masks + motion check + SfM); rung {pos['rung']}; "
+        pos = proj.detail("poses")  # type: ignore[attr-defined]
+        print(f"  poses stage: {pos.seconds:.0f} s (masks + motion check + SfM); rung {pos.rung}; "
               f"budget 120 s in all: {'met' if dt <= 120 else 'NOT met'}")
         against_ground_truth(proj, cap_dir)
 

@@ -24,10 +24,9 @@ import numpy as np
 from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.device import configure_threads
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.pipeline import process_and_train
 from nerfie.recon.project import Project
-from nerfie.render.export import RenderSpec, export
-from nerfie.render.scene import load_scene
+from nerfie.render.engine import Engine
+from nerfie.render.export import RenderSpec
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -52,24 +51,27 @@ def one(name: str, tmp: Path, minutes: float) -> None:
         return
     cfg = with_overrides(preset("cpu-preview"), {**overrides, "train.minutes": minutes})
     t0 = time.perf_counter()
+    engine = Engine()
+
+    def spec(path: str) -> RenderSpec:
+        return RenderSpec(path=path, seconds=4.0, fps=15, long_side=256, time_mode="play", arc_degrees=60.0,
+                          fast_samples=True)
+
     try:
-        proj, summary = process_and_train(src, tmp / name, cfg)
+        summary = engine.run(src, tmp / name, cfg, lambda _scene: spec("turntable"))
     except NerfieError as exc:
         print(f"{name}: refused after {time.perf_counter() - t0:.0f} s — {exc.one_line()}")
         return
-    scene = load_scene(proj.root)
-    checks = {}
-    for path in ("turntable", "orbit-mild"):
-        spec = RenderSpec(path=path, seconds=4.0, fps=15, long_side=256, time_mode="play", arc_degrees=60.0,
-                          fast_samples=True)
-        video = proj.renders_dir / f"{path}.mp4"
-        export(scene, spec, video)
-        checks[path] = Project.load(proj.root).stages["render"].detail.get("path_check", [])
-        strip(video, DOCS / f"real-{name}-{path}.png")
+    proj = Project.load(summary.project)
+    checks = {"turntable": summary.path_check}
+    strip(summary.video, DOCS / f"real-{name}-turntable.png")
+    video = engine.export(proj.root, spec("orbit-mild"), proj.renders_dir / "orbit-mild.mp4")
+    checks["orbit-mild"] = Project.load(proj.root).detail("render").path_check
+    strip(video, DOCS / f"real-{name}-orbit-mild.png")
     q = summary.quality
     held, cons = q.get("heldout", {}), q.get("view_consistency", {})
-    tr = Project.load(proj.root).stages["train"].detail
-    steps, secs = int(tr.get("step", 0)), float(tr.get("seconds", 0.0))
+    tr = Project.load(proj.root).detail("train")
+    steps, secs = tr.step, tr.seconds
 
     def db(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.2f}"

@@ -117,14 +117,14 @@ def _frames_and_poses(proj: Project, src: Path, report: Report, on_event: EventS
                        size=list(res.size), fps=res.fps, duration=res.duration, rotation=res.rotation,
                        dark=res.dark, seconds=round(time.perf_counter() - t0, 1))
         on_event(StageDone("ingest", f"{len(res.names)} frames selected of {res.decoded}"))
-    d = proj.stages["ingest"].detail
-    names: list[str] = d["names"]
-    report.add(f"Source: {src.name} ({d['source_kind']}, {d['decoded']} frames decoded"
-               + (f", {d['fps']:.1f} fps, {d['duration']:.1f} s" if d["source_kind"] == "video" else "")
-               + (f", rotated {d['rotation']}°" if d.get("rotation") else "") + ")")
-    report.add(f"Frames: {len(names)} selected at {d['size'][0]}x{d['size'][1]}; {d['rejected_blurry']} rejected "
-               f"as blurry, {d['rejected_duplicate']} as near-duplicates (camera paused)")
-    if d.get("dark"):
+    d = proj.detail("ingest")
+    names: list[str] = list(d.names)
+    report.add(f"Source: {src.name} ({d.source_kind}, {d.decoded} frames decoded"
+               + (f", {d.fps:.1f} fps, {d.duration:.1f} s" if d.source_kind == "video" else "")
+               + (f", rotated {d.rotation}°" if d.rotation else "") + ")")
+    report.add(f"Frames: {len(names)} selected at {d.size[0]}x{d.size[1]}; {d.rejected_blurry} rejected "
+               f"as blurry, {d.rejected_duplicate} as near-duplicates (camera paused)")
+    if d.dark:
         report.advice.append("The video is dark: film in brighter, even light.")
 
     _poses(proj, names, report, on_event, cancelled)
@@ -145,7 +145,7 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
 
     cfg = proj.config
     if proj.stages["poses"].state == "done":
-        for line in proj.stages["poses"].detail.get("report", []):
+        for line in proj.detail("poses").report:
             report.add(line)
         return
     proj.set_stage("poses", "running")
@@ -195,7 +195,7 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             refused.append((est, list(model.cameras.values()), depth))
         return [f"subject: {p}" for p in est.problems]
     try:
-        ordered = proj.stages["ingest"].detail.get("source_kind") == "video"
+        ordered = proj.detail("ingest").source_kind == "video"
         res = run_sfm(frames_dir, names, colmap_masks, proj.colmap_dir, cfg.sfm, on_event, cancelled, ordered,
                       subject_check)
     except SfmFailed as exc:

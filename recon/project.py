@@ -25,6 +25,7 @@ from typing import Any
 from nerfie.recon.config import NerfieConfig, config_from_dict, to_dict
 from nerfie.recon.errors import ConfigError, ProjectError
 from nerfie.recon.fileio import read_json, write_json_atomic
+from nerfie.recon.stage_details import check_keys, typed
 from nerfie.recon.version import __version__
 
 FORMAT = "nerfie-project"
@@ -153,5 +154,11 @@ class Project:
         write_json_atomic(self.root / PROJECT_FILE, self.to_dict())
 
     def set_stage(self, stage: str, state: str, **detail: Any) -> None:
+        """Record ``stage``'s state and its details (keys of its type in :mod:`~nerfie.recon.stage_details`)."""
+        check_keys(stage, detail)
         self.stages[stage] = StageState(state=state, detail=detail)
         self.save()
+
+    def detail(self, stage: str) -> Any:
+        """``stage``'s record, typed (IngestDetail, PosesDetail, TrainDetail or RenderDetail)."""
+        return typed(stage, self.stages[stage].detail)

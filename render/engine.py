@@ -198,19 +198,19 @@ class Engine:
         if proj.stages["train"].state != "done":
             val = float(self.train(proj.root, live=False)["val_psnr"])
         else:
-            val = float(proj.stages["train"].detail.get("val_psnr") or float("nan"))
+            val = proj.detail("train").val_psnr
+            val = float("nan") if val is None else float(val)
         seconds["train"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         scene = self.load_scene(proj.root)
         video = self.export(scene, turntable(scene), proj.renders_dir / "turntable.mp4")
         seconds["render"] = time.perf_counter() - t0
         proj = Project.load(proj.root)
-        d = proj.stages["poses"].detail
+        poses = proj.detail("poses")
         q = proj.path(QUALITY_RECORD)
-        return RunResult(project=proj.root, video=video, registered=int(d.get("registered", 0)),
-                         total=int(d.get("total", 0)), val_psnr=val, seconds=seconds,
-                         quality=read_json(q) if q.exists() else {},
-                         path_check=list(proj.stages["render"].detail.get("path_check", [])))
+        return RunResult(project=proj.root, video=video, registered=poses.registered, total=poses.total,
+                         val_psnr=val, seconds=seconds, quality=read_json(q) if q.exists() else {},
+                         path_check=list(proj.detail("render").path_check))
 
 
 @dataclass(frozen=True)

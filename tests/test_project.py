@@ -18,10 +18,10 @@ def test_create_then_load_restores_config_and_stages(tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\x00")
     proj = Project.create(tmp_path / "p", preset("cpu-preview"), source=str(video))
-    proj.set_stage("ingest", "done", frames=120)
+    proj.set_stage("ingest", "done", decoded=120)
     back = Project.load(tmp_path / "p")
     assert back.config == preset("cpu-preview")
-    assert back.stages["ingest"].state == "done" and back.stages["ingest"].detail == {"frames": 120}
+    assert back.stages["ingest"].state == "done" and back.stages["ingest"].detail == {"decoded": 120}
     assert back.source == "../clip.mp4"
     for sub in ("frames", "masks", "colmap", "checkpoints", "renders"):
         assert (tmp_path / "p" / sub).is_dir()
@@ -100,3 +100,19 @@ def test_atomic_write_reports_a_full_disk_plainly(tmp_path: Path, monkeypatch: p
     with pytest.raises(NerfieError, match="disk is full"):
         write_json_atomic(tmp_path / "y.json", {"b": 2})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_stage_records_only_the_fields_of_its_type_and_reads_back_typed(tmp_path: Path) -> None:
+    from nerfie.recon.stage_details import PosesDetail, TrainDetail
+
+    proj = Project.create(tmp_path / "p", preset("cpu-preview"))
+    proj.set_stage("poses", "done", registered=30, total=40, failed=["a.png"])
+    with pytest.raises(KeyError, match="registred"):  # a misspelt key is caught where it is written
+        proj.set_stage("poses", "done", registred=30)
+    back = Project.load(proj.root)
+    assert back.detail("poses") == PosesDetail(registered=30, total=40, failed=["a.png"])
+    assert back.detail("train") == TrainDetail()  # nothing recorded yet: the type's defaults
+    data = json.loads((proj.root / "project.json").read_text())
+    data["stages"]["poses"]["detail"]["from_a_newer_version"] = 1  # ignored on reading
+    (proj.root / "project.json").write_text(json.dumps(data))
+    assert Project.load(proj.root).detail("poses").registered == 30
