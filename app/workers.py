@@ -41,7 +41,6 @@ class Job(QThread):
     failed = Signal(str, str)  # message, advice
     succeeded = Signal(object)  # the engine call's return value
     was_cancelled = Signal()
-    snapshot = Signal(object)  # a renderable copy of weights in training (nerfie.render.scene.TrainedScene)
 
     def __init__(self, name: str, fn: JobFn, parent: Any = None) -> None:
         super().__init__(parent)

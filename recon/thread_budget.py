@@ -88,13 +88,16 @@ class ThreadBudget:
     def join(self) -> int:
         """Register and take the fair share; returns the thread count set."""
         if not self.fixed:
-            try:
-                self.registry.mkdir(parents=True, exist_ok=True)
-                self._file.write_text(json.dumps({"pid": self.pid, "role": self.role}), encoding="utf-8")
-                self._joined = True
-            except OSError:  # an unwritable temp folder: run alone rather than fail the job
-                self._joined = False
+            self._write()
         return self.refresh(force=True)
+
+    def _write(self) -> None:
+        try:
+            self.registry.mkdir(parents=True, exist_ok=True)
+            self._file.write_text(json.dumps({"pid": self.pid, "role": self.role}), encoding="utf-8")
+            self._joined = True
+        except OSError:  # an unwritable temp folder: run alone rather than fail the job
+            self._joined = False
 
     @property
     def joined(self) -> bool:
@@ -151,16 +154,9 @@ class ThreadBudget:
             try:
                 os.utime(self._file)
             except OSError:  # removed by someone tidying the temp folder: write it again
-                self.join_quietly()
+                self._write()
         n = self.share()
         if n != self.threads or force:
             self.threads = n
             self.apply(n)
         return n
-
-    def join_quietly(self) -> None:
-        try:
-            self.registry.mkdir(parents=True, exist_ok=True)
-            self._file.write_text(json.dumps({"pid": self.pid, "role": self.role}), encoding="utf-8")
-        except OSError:
-            self._joined = False

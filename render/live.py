@@ -1,9 +1,8 @@
 """Renderable snapshots of a model that is still training, and preview images for the viewer.
 
-The live viewport renders on its own thread while the optimiser keeps updating the weights. Rendering
-the trainer's model directly would read tensors mid-update (torn images, or autograd errors); instead
-the training thread hands over a deep copy taken *between* steps, and the viewer renders that copy
-for as long as it likes.
+The engine's live view (``render.engine.LiveView``) renders between training steps on the training
+thread; it takes a copy because the copy's untrained per-frame codes are filled in for rendering
+(``fill_untrained_codes``) without touching the weights being optimised.
 """
 
 from __future__ import annotations

@@ -157,7 +157,3 @@ class EngineProcess:
 
     def join(self, timeout: float | None = None) -> None:
         self.process.join(timeout)
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
