@@ -11,6 +11,14 @@ def run_gui(path: str | None = None, overrides: dict[str, object] | None = None)
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
+    from nerfie.app.desktop_check import desktop_problem
+
+    if QApplication.instance() is None:
+        problem = desktop_problem()
+        if problem:  # Qt's own message here is an abort with "could not load the Qt platform plugin"
+            print(f"nerfie gui: {problem}", file=sys.stderr)
+            return 1
+
     from nerfie.app.main_window import MainWindow
     from nerfie.recon.device import configure_threads
 

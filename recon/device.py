@@ -18,17 +18,24 @@ DeviceChoice = Literal["auto", "cuda", "mps", "cpu"]
 
 
 def available_cores() -> int:
-    """Cores this process may run on (affinity-aware), overridable with ``NERFIE_THREADS``."""
+    """Cores this process may run on, overridable with ``NERFIE_THREADS``.
+
+    Affinity-aware where the platform says (``os.process_cpu_count``, Python 3.13+, everywhere;
+    ``os.sched_getaffinity`` on Linux), else every logical core (macOS, Windows before 3.13).
+    """
     env = os.environ.get("NERFIE_THREADS")
     if env:
         try:
             return max(1, int(env))
         except ValueError:
             pass
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
+    process_cpu_count = getattr(os, "process_cpu_count", None)
+    if process_cpu_count is not None:
+        return max(1, process_cpu_count() or 1)
+    sched_getaffinity = getattr(os, "sched_getaffinity", None)
+    if sched_getaffinity is not None:
+        return max(1, len(sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def configure_threads(threads: int | None = None) -> int:
@@ -70,7 +77,9 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
-        return "Apple MPS"
+        from nerfie.recon.mps_fallback import mps_fallback_note
+
+        return f"Apple MPS ({mps_fallback_note()})"
     return f"CPU ({available_cores()} cores available)"
 
 

@@ -2,7 +2,8 @@
 
 A killed process or a full disk must never leave a half-written ``project.json``, checkpoint
 or frame behind: everything is written to a temporary file in the same folder, flushed, and
-renamed over the target (``os.replace`` is atomic on POSIX and Windows).
+renamed over the target (``os.replace`` is atomic on POSIX and Windows; on Windows it is retried
+while another program has the target open).
 """
 
 from __future__ import annotations
@@ -12,11 +13,38 @@ import errno
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from nerfie.recon.errors import NerfieError
+
+# Windows refuses to rename over a file another program holds open (a video player showing the last
+# turntable, an image viewer, an antivirus scan or the search indexer for a moment): wait that out.
+REPLACE_WAITS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+ON_WINDOWS = os.name == "nt"
+
+
+def replace_file(src: Path, target: Path) -> None:
+    """``os.replace(src, target)``; on Windows retried for a few seconds while ``target`` is open elsewhere."""
+    windows = ON_WINDOWS
+    waits = REPLACE_WAITS_S if windows else ()
+    for wait in (*waits, None):
+        try:
+            os.replace(src, target)
+            return
+        except PermissionError as exc:
+            if wait is not None:
+                time.sleep(wait)
+                continue
+            if windows:
+                raise NerfieError(
+                    f"{target} is open in another program, so Nerfie cannot replace it.",
+                    "Close it (a video player or image viewer?) and run the same command again; "
+                    "finished work is kept.") from exc
+            raise NerfieError(f"Nerfie may not write {target} (permission denied).",
+                              "Choose a folder you can write to, or fix its permissions.") from exc
 
 
 def _umask() -> int:
@@ -40,7 +68,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; finished files get normal permissions
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        replace_file(tmp_path, target)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:

@@ -77,8 +77,14 @@ class Project:
         return self.path("renders")
 
     def relative(self, p: str | os.PathLike[str]) -> str:
-        """``p`` relative to the project root (POSIX separators), for storing in project.json."""
-        return Path(os.path.relpath(Path(p).absolute(), self.root.absolute())).as_posix()
+        """``p`` relative to the project root (POSIX separators), for storing in project.json.
+
+        A file on another Windows drive has no relative path to the project: it is stored absolute.
+        """
+        try:
+            return Path(os.path.relpath(Path(p).absolute(), self.root.absolute())).as_posix()
+        except ValueError:  # "path is on mount 'D:', start on mount 'C:'"
+            return Path(p).absolute().as_posix()
 
     def resolve(self, rel: str) -> Path:
         return (self.root / rel).resolve()

@@ -46,6 +46,19 @@ def ffmpeg_version() -> str:
         return f"not available ({exc})"
 
 
+def mps_status() -> str:
+    """Whether training can use an Apple-silicon GPU, and what happens to ops it lacks."""
+    from nerfie.recon.device import mps_available
+    from nerfie.recon.mps_fallback import mps_fallback_note
+
+    if mps_available():
+        return f"yes; {mps_fallback_note()}"
+    backend = getattr(torch.backends, "mps", None)
+    if backend is not None and backend.is_built():
+        return "no (this torch has MPS, but no Apple-silicon GPU answers: macOS 12.3+ on an M-series Mac)"
+    return "no (Apple-silicon Macs only)"
+
+
 def collect_info() -> dict[str, str]:
     threads = configure_threads()
     device = pick_device("auto")
@@ -56,6 +69,7 @@ def collect_info() -> dict[str, str]:
         "torch": torch.__version__,
         "device": describe_device(device),
         "cuda": torch.version.cuda or "no (CPU build of torch)",
+        "mps": mps_status(),
         "torch threads": f"{threads} (of {available_cores()} available cores)",
         "pycolmap": _module_version("pycolmap"),
         "ffmpeg": ffmpeg_version(),

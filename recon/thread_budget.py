@@ -7,7 +7,7 @@ per-user runtime folder), and every member sets its pool to its fair share of th
 available cores divided by the members still alive. Members re-read the registry every second or
 so (a ``listdir``; cheap next to a training step), so a second job starting or ending re-balances
 the first within a second. A member that died without leaving (SIGKILL, power cut) is dropped when
-its process is gone (POSIX) or when its heartbeat is older than :data:`STALE_S` (everywhere).
+its process is gone or when its heartbeat is older than :data:`STALE_S` (pids are reused).
 
 ``NERFIE_THREADS`` fixes the count and switches the coordination off (what a user who knows their
 machine asks for).
@@ -24,8 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nerfie.recon.device import available_cores
+from nerfie.recon.processes import pid_alive
 
-STALE_S = 120.0  # a member's heartbeat older than this is taken as dead (the only check on Windows)
+STALE_S = 120.0  # a member's heartbeat older than this is taken as dead, whatever its pid says
 REFRESH_S = 1.0  # how often a member re-reads the registry
 
 
@@ -39,20 +40,6 @@ def registry_dir() -> Path:
     except Exception:  # no user name (some containers): one folder for all
         user = "user"
     return Path(tempfile.gettempdir()) / f"nerfie-{user}" / "workers"
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name != "posix":
-        return True  # no signal-0 probe on Windows: the heartbeat decides
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def _set_torch_threads(n: int) -> None:
@@ -132,7 +119,7 @@ class ThreadBudget:
                 age = now - f.stat().st_mtime
             except (ValueError, OSError):
                 continue
-            if f != self._file and (age > STALE_S or not _pid_alive(pid)):
+            if f != self._file and (age > STALE_S or not pid_alive(pid)):
                 try:
                     f.unlink()
                 except OSError:

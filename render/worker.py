@@ -52,30 +52,15 @@ def _latest(views: Any) -> ViewRequest | None:
             return latest
 
 
-WORKER_NICENESS = 10
-
-
-def _lower_priority() -> None:
-    """Run below the window: the scheduler then wakes the UI thread at once when it has an event to
-    handle, instead of letting it wait out a busy worker thread's time slice (measured as 40–60 ms
-    event-loop stalls on 2 cores). The job loses nothing while the window is idle."""
-    import os
-
-    if hasattr(os, "nice"):
-        try:
-            os.nice(WORKER_NICENESS)
-        except OSError:
-            pass
-
-
 def worker_main(request: JobRequest, events: Any, cancel: Any, pause: Any, views: Any) -> None:
     """Entry point of the spawned process: run one engine call, report, exit."""
     from nerfie.recon.device import configure_threads
     from nerfie.recon.errors import NerfieError, describe_failure
     from nerfie.recon.events import Cancelled
+    from nerfie.recon.processes import lower_priority
     from nerfie.render.engine import Controls, Engine, execute
 
-    _lower_priority()
+    lower_priority()
     configure_threads()
     engine = Engine(events.put, Controls(cancel.is_set, pause.is_set, lambda: _latest(views)))
     try:

@@ -22,7 +22,7 @@ def test_info_reports_device_threads_backends_and_tools() -> None:
     res = subprocess.run([nerfie_exe(), "info"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     out = res.stdout
-    for key in ("nerfie:", "device:", "torch threads:", "hashgrid/torch:", "hashgrid/triton:",
+    for key in ("nerfie:", "device:", "mps:", "torch threads:", "hashgrid/torch:", "hashgrid/triton:",
                 "hashgrid/tinycudann:", "pycolmap:", "ffmpeg:"):
         assert key in out, key
     assert "CPU" in out or "CUDA" in out or "MPS" in out
