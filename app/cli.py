@@ -12,12 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nerfie.recon.config import PRESETS, NerfieConfig
+from nerfie.recon.config import PRESETS, NerfieConfig, RenderConfig
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.version import __version__
 
 if TYPE_CHECKING:
     from nerfie.render.engine import Engine
+    from nerfie.render.export import RenderSpec
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -260,12 +261,26 @@ def _sample_clip() -> Path:
     return Path(str(files("nerfie.assets") / "sample_selfie.mp4"))
 
 
+# On a CPU the renderer manages ~10k rays/s (2 cores): `nerfie run` defaults to a short, small preview
+# there instead of the preset's GPU-sized video (`--help` prints these).
+CPU_TURNTABLE = {"seconds": 4.0, "fps": 15, "long_side": 256}
+
+
+def run_turntable_spec(render: RenderConfig, cpu: bool, args: argparse.Namespace) -> RenderSpec:
+    """The turntable `nerfie run` renders: the CPU preview or the preset's video, flags first."""
+    from nerfie.render.export import RenderSpec
+
+    base = CPU_TURNTABLE if cpu else {"seconds": render.seconds, "fps": render.fps, "long_side": render.long_side}
+    return RenderSpec(path="turntable", seconds=args.seconds or base["seconds"], fps=args.fps or int(base["fps"]),
+                      long_side=args.long_side or int(base["long_side"]), time_mode=render.time_mode,
+                      arc_degrees=args.arc, fast_samples=render.fast_samples)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from nerfie.app.progress import TerminalProgress
     from nerfie.recon.config import with_overrides
     from nerfie.recon.device import configure_threads
     from nerfie.recon.events import Cancelled
-    from nerfie.render.export import RenderSpec
     from nerfie.render.scene import TrainedScene
 
     configure_threads()
@@ -275,13 +290,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          {"train.minutes": args.minutes if args.minutes is not None else 8.0})
 
     def turntable(scene: TrainedScene) -> RenderSpec:
-        # On a CPU the renderer manages ~10k rays/s (2 cores): default to a short, small preview
-        # (4 s, 15 fps, 256 px) instead of the 6 s / 30 fps / 512 px of a GPU.
-        r, cpu = scene.project.config.render, scene.device.type == "cpu"
-        return RenderSpec(path="turntable", seconds=args.seconds or (4.0 if cpu else r.seconds),
-                          fps=args.fps or (15 if cpu else r.fps),
-                          long_side=args.long_side or (256 if cpu else r.long_side),
-                          time_mode=r.time_mode, arc_degrees=args.arc, fast_samples=r.fast_samples)
+        return run_turntable_spec(scene.project.config.render, scene.device.type == "cpu", args)
 
     sink = TerminalProgress(quiet=args.quiet)
     try:
@@ -396,8 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyframes", metavar="FILE",
                    help="JSON keyframes to fly through (camera_to_world, fov, optional time); implies --path keyframes")
     p.add_argument("--arc", type=float, default=360.0, help="turntable arc in degrees (default 360)")
-    p.add_argument("--seconds", type=float, help="video length (default 6)")
-    p.add_argument("--fps", type=int, help="frames per second (default 30)")
+    p.add_argument("--seconds", type=float, help="video length (default: the project's render.seconds, 6)")
+    p.add_argument("--fps", type=int, help="frames per second (default: the project's render.fps, 30)")
     p.add_argument("--long-side", type=int, help="pixels on the long side (default 512 on CPU, 1080 on GPU)")
     p.add_argument("--time", choices=["frozen", "play", "bounce"], help="how time moves (default play)")
     p.add_argument("--frame", type=int, help="the frame shown with --time frozen")
@@ -414,9 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="training time budget in minutes (default 8)")
     p.add_argument("--frames", type=int, help="target number of frames")
     p.add_argument("--no-masks", action="store_true", help="do not mask the person out for SfM")
-    p.add_argument("--seconds", type=float, help="turntable length (default 6)")
-    p.add_argument("--fps", type=int, help="turntable frame rate (default 30)")
-    p.add_argument("--long-side", type=int, help="turntable size in pixels (default: the preset's)")
+    gpu = RenderConfig()
+    p.add_argument("--seconds", type=float, help=f"turntable length (default {CPU_TURNTABLE['seconds']:g} s on a "
+                   f"CPU, {gpu.seconds:g} s on a GPU)")
+    p.add_argument("--fps", type=int, help=f"turntable frame rate (default {CPU_TURNTABLE['fps']} on a CPU, "
+                   f"{gpu.fps} on a GPU)")
+    p.add_argument("--long-side", type=int, help=f"turntable size in pixels on the long side (default "
+                   f"{CPU_TURNTABLE['long_side']} on a CPU, the preset's on a GPU: {gpu.long_side} by default)")
     p.add_argument("--arc", type=float, default=60.0, help="turntable arc in degrees (default 60: the seen side)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value")
     p.add_argument("-q", "--quiet", action="store_true")

@@ -43,6 +43,7 @@ from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import EvalResult, Log, Progress, QualityReport, StageDone, TrainStatus
 from nerfie.recon.project import Project
 from nerfie.recon.stage_details import IngestDetail, PosesDetail, StageDetail, TrainDetail
+from nerfie.recon.training_history import read_history
 from nerfie.render.engine import Engine, JobRequest, default_project_dir
 from nerfie.render.scene import TrainedScene, scene_frame
 
@@ -294,6 +295,7 @@ class MainWindow(QMainWindow):
             text = _stage_text(stage, proj.detail(stage), st.state)
             self.stage_bar.set_state(stage, words.get(st.state, "pending"), text)
         self.poses_page.show_project(proj)
+        self.training_page.show_history(read_history(proj.root))
         self._remember(proj.root)
 
     # ---- the pipeline ----------------------------------------------------------------------------

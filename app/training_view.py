@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -109,11 +110,35 @@ class TrainingView(QWidget):
             seq.clear()
         self._redraw()
 
-    def on_status(self, ev: TrainStatus) -> None:
+    def show_history(self, events: Sequence[TrainStatus | EvalResult | QualityReport]) -> None:
+        """Draw a project's recorded curves (``metrics.jsonl``), as they were when it was closed."""
+        self.reset()
+        for ev in events:
+            if isinstance(ev, TrainStatus):
+                self._append_status(ev)
+                self.stats["step"].setText(f"{ev.step} / {ev.total}")
+                self.stats["alpha"].setText(f"{ev.alpha:.2f}")
+                self.stats["levels"].setText(f"{ev.active_levels:.1f}")
+            elif isinstance(ev, EvalResult):
+                self.on_eval(ev)
+            elif isinstance(ev, QualityReport):
+                self.on_quality(ev)
+        self._redraw()
+
+    def _append_status(self, ev: TrainStatus) -> None:
+        while self.steps and self.steps[-1] >= ev.step:  # resumed from an earlier checkpoint: its future is gone
+            for seq in (self.steps, self.losses, self.train_psnr):
+                seq.pop()
+        while self.val_steps and self.val_steps[-1] > ev.step:
+            self.val_steps.pop()
+            self.val_psnr.pop()
         if math.isfinite(ev.loss) and ev.loss > 0:
             self.steps.append(ev.step)
             self.losses.append(ev.loss)
             self.train_psnr.append(ev.psnr)
+
+    def on_status(self, ev: TrainStatus) -> None:
+        self._append_status(ev)
         self.stats["step"].setText(f"{ev.step} / {ev.total}")
         now = time.monotonic()
         if self._last is not None and ev.step > self._last[1]:

@@ -27,7 +27,17 @@ from nerfie.recon.config import NerfieConfig, config_from_dict, to_dict
 from nerfie.recon.dataset import Dataset, load_dataset
 from nerfie.recon.device import configure_threads, describe_device, pick_device
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.events import Cancelled, EvalResult, EventSink, Log, QualityReport, StageDone, TrainStatus, ignore
+from nerfie.recon.events import (
+    Cancelled,
+    EvalResult,
+    Event,
+    EventSink,
+    Log,
+    QualityReport,
+    StageDone,
+    TrainStatus,
+    ignore,
+)
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.model.losses import background_loss, elastic_loss
 from nerfie.recon.model.nerfie import NerfieModel
@@ -44,6 +54,7 @@ from nerfie.recon.quality import (
 )
 from nerfie.recon.sfm.normalize import fine_ball_radius
 from nerfie.recon.thread_budget import ThreadBudget
+from nerfie.recon.training_history import TrainingHistory
 
 CHECKPOINT = "latest.pt"
 AUTOTUNE_RECORD = "autotune.json"  # what the auto preset timed and picked, beside project.json
@@ -188,7 +199,15 @@ class Trainer:
                  between_steps: Callable[[Trainer], None] | None = None) -> None:
         configure_threads()
         self.project = project
-        self.on_event, self.cancelled, self.paused = on_event, cancelled, paused
+        self.cancelled, self.paused = cancelled, paused
+        # The curves' events are also kept in the project (metrics.jsonl), so a reopened project shows them.
+        self.history = TrainingHistory(project.root)
+
+        def emit(event: Event) -> None:
+            self.history.record(event)
+            on_event(event)
+
+        self.on_event: EventSink = emit
         # Called after every step and while paused, on this thread, when the weights are consistent:
         # the engine serves live-view renders there (recon knows nothing of viewers).
         self.between_steps = between_steps or (lambda _trainer: None)
@@ -505,6 +524,7 @@ class Trainer:
         t0 = time.perf_counter()
         self._budget, self._t0, self._p0 = budget, t0, self.progress
         start_step = self.step
+        self.history.keep_until(self.step)  # lines past the checkpoint describe weights that are gone
         self.project.set_stage("train", "running", step=self.step)
         last: dict[str, float] = {}
         evaluated: tuple[int, float] | None = None

@@ -76,3 +76,21 @@ def test_import_recognises_a_transforms_dataset_and_refuses_a_plain_folder(tmp_p
     res = subprocess.run([nerfie_exe(), "import", str(tmp_path / "empty")], capture_output=True, text=True,
                          timeout=120)
     assert res.returncode == 2 and "not a dataset with camera poses" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_run_help_states_the_turntable_defaults_run_uses_on_cpu_and_gpu() -> None:
+    from nerfie.app.cli import build_parser, run_turntable_spec
+    from nerfie.recon.config import RenderConfig
+
+    parser = build_parser()
+    run_parser = next(a for a in parser._subparsers._group_actions[0].choices.values()  # type: ignore[union-attr]
+                      if a.prog.endswith(" run"))
+    helps = {a.dest: a.help for a in run_parser._actions}
+    args = parser.parse_args(["run"])
+    cpu = run_turntable_spec(RenderConfig(), True, args)
+    gpu = run_turntable_spec(RenderConfig(), False, args)
+    assert f"default {cpu.seconds:g} s on a CPU, {gpu.seconds:g} s on a GPU" in helps["seconds"]
+    assert f"default {cpu.fps} on a CPU, {gpu.fps} on a GPU" in helps["fps"]
+    assert f"default {cpu.long_side} on a CPU" in helps["long_side"] and str(gpu.long_side) in helps["long_side"]
+    flagged = run_turntable_spec(RenderConfig(), True, parser.parse_args(["run", "--seconds", "2", "--fps", "8"]))
+    assert (flagged.seconds, flagged.fps) == (2, 8)

@@ -207,6 +207,20 @@ def test_training_runs_in_a_worker_process_and_updates_the_live_view_and_curves_
     assert tp.stats["step"].text() == "60 / 60"
     qtbot.waitUntil(lambda: "dB" in tp.stats["consistency"].text(), timeout=10_000)  # end-of-run scores shown
 
+    # Closing and reopening the project shows the same curves (kept in the project's metrics.jsonl).
+    curves = (list(tp.steps), list(tp.losses), list(tp.val_steps), list(tp.val_psnr))
+    consistency = tp.stats["consistency"].text()
+    qtbot.waitUntil(lambda: not window.jobs, timeout=60_000)
+    window.close()
+    reopened = MainWindow(settings=QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat),
+                          projects_home=tmp_path / "home2", overrides=TINY)
+    qtbot.addWidget(reopened)
+    reopened.open_path(proj.root)
+    rp = reopened.training_page
+    assert (rp.steps, rp.losses, rp.val_steps, rp.val_psnr) == curves
+    assert rp.stats["step"].text() == "60 / 60" and rp.stats["consistency"].text() == consistency
+    qtbot.waitUntil(lambda: not reopened.jobs, timeout=60_000)
+
 
 def test_pause_and_stop_keep_the_weights(window: MainWindow, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
     from nerfie.recon.importers import import_transforms
