@@ -22,9 +22,30 @@ if TYPE_CHECKING:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    if args.project:
+        from nerfie.recon.project_summary import project_summary
+
+        summary = project_summary(Path(args.project))
+        if args.json:
+            print(json.dumps(summary, indent=2, allow_nan=False))
+            return 0
+        print(f"{'project:':<20} {summary['root']}")
+        for stage, st in summary["stages"].items():
+            figures = ", ".join(f"{k} {v}" for k, v in st["detail"].items() if not isinstance(v, (dict, list)))
+            print(f"{stage + ':':<20} {st['state']}{'; ' + figures if figures else ''}")
+        files = summary["files"]
+        print(f"{'files:':<20} {files['frames']} frames, checkpoint {files['checkpoint'] or 'none'}, "
+              f"{len(files['renders'])} renders")
+        return 0
     from nerfie.recon.sysinfo import collect_info
 
-    for key, value in collect_info().items():
+    info = collect_info()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    for key, value in info.items():
         print(f"{key + ':':<20} {value}")
     return 0
 
@@ -200,6 +221,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 130
     finally:
         sink.close()
+    if args.json:
+        import json
+
+        clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in result.items()
+                 if isinstance(v, (int, float, str))}
+        print(json.dumps({"project": str(proj.root.resolve()), **clean,
+                          "checkpoint": str(proj.checkpoints_dir / "latest.pt")}, indent=2))
+        return 0
+
     def db(key: str) -> str:
         x = result.get(key, float("nan"))
         return _db(None if x != x else x)
@@ -347,7 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nerfie {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("info", help="show version, compute device, kernels and tool versions")
+    p = sub.add_parser("info", help="show version, compute device, kernels and tool versions; or a project's state")
+    p.add_argument("project", nargs="?", help="a project folder: its stages, figures and files instead")
+    p.add_argument("--json", action="store_true", help="print one JSON object (for scripts)")
     p.set_defaults(func=_cmd_info)
 
     p = sub.add_parser("synth", help="write a synthetic selfie capture with exact ground truth")
@@ -394,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="wall-clock budget in minutes (0 = none)")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. train.lr=0.005")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object at the end")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
 

@@ -94,3 +94,30 @@ def test_run_help_states_the_turntable_defaults_run_uses_on_cpu_and_gpu() -> Non
     assert f"default {cpu.long_side} on a CPU" in helps["long_side"] and str(gpu.long_side) in helps["long_side"]
     flagged = run_turntable_spec(RenderConfig(), True, parser.parse_args(["run", "--seconds", "2", "--fps", "8"]))
     assert (flagged.seconds, flagged.fps) == (2, 8)
+
+
+def test_train_and_info_print_machine_readable_summaries_with_json(small_capture: Path, tmp_path: Path) -> None:
+    import json
+
+    from nerfie.recon.config import preset, with_overrides
+    from nerfie.recon.importers import import_transforms
+
+    cfg = with_overrides(preset("cpu-preview"), {"train.rays_per_batch": 64, "model.proposal_samples": [8],
+                                                 "model.shaded_samples": 8, "train.eval_every": 10,
+                                                 "train.checkpoint_every": 0, "train.minutes": 0.0})
+    proj = import_transforms(small_capture / "transforms.json", tmp_path / "proj", cfg)
+    res = subprocess.run([nerfie_exe(), "train", str(proj.root), "--steps", "20", "--json"], capture_output=True,
+                         text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    trained = json.loads(res.stdout)  # stdout is the JSON object alone; progress went to stderr
+    assert trained["step"] == 20 and trained["checkpoint"].endswith("latest.pt")
+
+    res = subprocess.run([nerfie_exe(), "info", str(proj.root), "--json"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["stages"]["train"]["state"] == "done" and summary["stages"]["train"]["detail"]["step"] == 20
+    assert summary["files"]["checkpoint"] == "checkpoints/latest.pt"
+    assert summary["history"]["last"]["step"] == 20 and summary["history"]["evaluations"]
+    assert json.loads(subprocess.run([nerfie_exe(), "info", "--json"], capture_output=True, text=True,
+                                     timeout=120).stdout)["nerfie"]
