@@ -13,7 +13,7 @@ import torch
 
 from nerfie.recon.camera import Camera, cameras_from_transforms
 from nerfie.recon.config import NerfieConfig
-from nerfie.recon.dataset import write_dataset
+from nerfie.recon.dataset import read_ply, write_dataset
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.fileio import read_json
 from nerfie.recon.ingest.frames import frame_name, write_pyramid
@@ -66,16 +66,33 @@ def import_transforms(transforms: str | Path, project_dir: str | Path, config: N
             shutil.copyfile(src / mask_rel, proj.masks_dir / name)
         names.append(name)
     background = None
+    ply = data.get("ply_file_path")
     if (src / "depth.npy").exists() and (src / "capture.json").exists():
         points, colors, observers = _points_from_depth(src, cams)
         background = points  # exact surface points of the static room
+    elif ply and (src / ply).exists():  # nerfstudio's sparse points (ns-process-data, `nerfie export`)
+        points, colors = read_ply(src / ply)
+        observers = [[] for _ in points]
     else:
         centers = np.stack([c.position for c in cams])
         points = centers + np.stack([c.forward for c in cams]) * np.linalg.norm(centers.std(0)) * 2
         colors = np.full((len(points), 3), 128, np.uint8)
         observers = [[] for _ in points]
-    return _finish_import(proj, names, cams, points, colors, observers, list(range(len(names))), "transforms",
+    return _finish_import(proj, names, cams, points, colors, observers, _time_ids(data["frames"]), "transforms",
                           background=background)
+
+
+def _time_ids(frames: list[dict]) -> list[int]:
+    """Each frame's time index: Nerfie's own ``nerfie_id``, else the rank of its ``time`` (nerfstudio,
+    D-NeRF: frames filmed at one instant share a deformation code), else one per frame."""
+    if frames and all("nerfie_id" in f for f in frames):
+        ids = [int(f["nerfie_id"]) for f in frames]
+    elif frames and all("time" in f for f in frames):
+        ids = [float(f["time"]) for f in frames]  # type: ignore[misc]
+    else:
+        return list(range(len(frames)))
+    rank = {v: r for r, v in enumerate(sorted(set(ids)))}
+    return [rank[v] for v in ids]
 
 
 def _finish_import(proj: Project, names: list[str], cams: list[Camera], points: np.ndarray, colors: np.ndarray,
