@@ -265,7 +265,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
                       long_side=long_side, time_mode=args.time or cfg.time_mode,
                       frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
                       arc_degrees=args.arc, fast_samples=cfg.fast_samples, keyframes=keys,
-                      resize_camera_path=bool(args.long_side))
+                      resize_camera_path=bool(args.long_side), outputs=tuple(args.outputs or ()),
+                      cutout_background=args.background)
     out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
     n = spec.frames if not args.camera_path else "the file's"
     size = f"{spec.long_side} px" if not args.camera_path or args.long_side else "the file's size"
@@ -282,6 +283,34 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     print(f"Wrote {out}")
+    for kind in spec.outputs:
+        print(f"Wrote {out.with_name(out.stem + '.' + kind + '.mp4')} and {out.with_name(out.stem + '.' + kind)}/")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from nerfie.app.progress import TerminalProgress
+    from nerfie.recon.events import Cancelled
+    from nerfie.render.point_cloud import PointCloudSpec
+
+    project = Path(args.project)
+    out = Path(args.output) if args.output else None
+    sink = TerminalProgress(quiet=args.quiet)
+    try:
+        with _CancelOnSigint() as cancel:
+            engine = _engine(sink, cancel)
+            if args.what == "pointcloud":
+                spec = PointCloudSpec(frame=args.frame, min_opacity=args.min_opacity, subject_only=args.subject_only,
+                                      long_side=args.long_side or PointCloudSpec.long_side)
+                written = engine.export_point_cloud(project, spec, out, args.device or "auto")
+            else:
+                written = engine.export_dataset(project, args.what, out)
+    except Cancelled:
+        print("nerfie: export cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    finally:
+        sink.close()
+    print(f"Wrote {written}")
     return 0
 
 
@@ -445,9 +474,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frame", type=int, help="the frame shown with --time frozen")
     p.add_argument("--camera-path", help="render a camera-path JSON (ours or nerfstudio's) instead")
     p.add_argument("--png", action="store_true", help="also write the frames as PNGs")
+    p.add_argument("--outputs", nargs="+", choices=["depth", "cutout"],
+                   help="also write depth (colour-mapped MP4 + 16-bit PNGs) and/or the subject cut-out "
+                        "(RGBA PNGs + MP4) beside the video")
+    p.add_argument("--background", choices=["white", "black"], default="white",
+                   help="the cut-out video's background (its PNGs are transparent; default white)")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)
+
+    p = sub.add_parser("export", help="export a project: nerfstudio or Nerfies dataset, or a point cloud (PLY)")
+    p.add_argument("project", help="a project folder (trained, for pointcloud)")
+    p.add_argument("what", choices=["nerfstudio", "nerfies", "pointcloud"],
+                   help="nerfstudio: transforms.json + images for ns-train; nerfies: a Nerfies/HyperNeRF dataset; "
+                        "pointcloud: the trained Nerfie at one frame as a coloured PLY")
+    p.add_argument("-o", "--output", help="folder (datasets) or .ply file (default: PROJECT/exports/…)")
+    p.add_argument("--frame", type=int, help="pointcloud: the frame whose moment is shown (default: the middle one)")
+    p.add_argument("--subject-only", action="store_true", help="pointcloud: only the person (needs subject masks)")
+    p.add_argument("--min-opacity", type=float, default=0.9, help="pointcloud: keep pixels at least this opaque")
+    p.add_argument("--long-side", type=int, help="pointcloud: render size per input view (default 160)")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("run", help="video → poses → training → turntable MP4 in one go (resumable)")
     p.add_argument("source", nargs="?", help="video or photo folder (default: the bundled sample clip)")

@@ -24,10 +24,12 @@ from nerfie.recon.fileio import read_json
 from nerfie.recon.project import Project
 from nerfie.recon.thread_budget import ThreadBudget
 from nerfie.render.export import RenderSpec, export
+from nerfie.render.point_cloud import PointCloudSpec
 from nerfie.render.scene import TrainedScene, load_scene
 from nerfie.render.viewer import OrbitCamera
 
 PROJECT_SUFFIX = "-nerfie"
+DATASET_FORMATS = ("nerfstudio", "nerfies")
 LIVE_PERIOD_S = 1.0  # the live view re-renders with fresh weights at most this often…
 LIVE_MAX_SHARE = 0.15  # …and never spends more than about this share of training time on it
 
@@ -181,6 +183,29 @@ class Engine:
         with ThreadBudget("render"):
             return export(scene, spec, out, camera_path, png, self.on_event, self.controls.cancelled)
 
+    def export_dataset(self, project_dir: Path, fmt: str, out: Path | None = None) -> Path:
+        """The project's posed frames as a nerfstudio or Nerfies / HyperNeRF dataset folder."""
+        from nerfie.render.dataset_export import export_nerfies, export_nerfstudio
+
+        if fmt not in DATASET_FORMATS:
+            raise NerfieError(f"Unknown dataset format {fmt!r}.", f"Use one of: {', '.join(DATASET_FORMATS)}.")
+        out = out or project_dir / "exports" / fmt
+        if fmt == "nerfstudio":
+            return export_nerfstudio(project_dir, out, self.on_event).parent
+        return export_nerfies(project_dir, out, on_event=self.on_event)
+
+    def export_point_cloud(self, project_dir: Path | TrainedScene, spec: PointCloudSpec | None = None,
+                           out: Path | None = None, device: str = "auto") -> Path:
+        """A coloured PLY point cloud of the trained Nerfie at one frame (its observation space)."""
+        from nerfie.render.point_cloud import export_point_cloud
+
+        scene = project_dir if isinstance(project_dir, TrainedScene) else self.load_scene(project_dir, device)
+        spec = spec or PointCloudSpec()
+        frame = (scene.num_frames - 1) // 2 if spec.frame is None else spec.frame
+        out = out or scene.project.root / "exports" / f"point_cloud_frame{frame:03d}.ply"
+        with ThreadBudget("render"):
+            return export_point_cloud(scene, spec, out, self.on_event, self.controls.cancelled)
+
     def run(self, source: Path | None, project_dir: Path, config: NerfieConfig,
             turntable: Callable[[TrainedScene], RenderSpec]) -> RunResult:
         """Video → poses → trained Nerfie → turntable MP4; each finished stage is kept and skipped on rerun."""
@@ -217,13 +242,15 @@ class Engine:
 class JobRequest:
     """One engine call, picklable, for a worker process: ``verb`` names the method."""
 
-    verb: str  # "process" | "import" | "train" | "export"
+    verb: str  # "process" | "import" | "train" | "export" | "export-dataset" | "export-point-cloud"
     project: str
     source: str | None = None
     config: NerfieConfig | None = None
     overrides: dict | None = None
     spec: RenderSpec | None = None
     output: str | None = None
+    format: str | None = None  # export-dataset: "nerfstudio" | "nerfies"
+    point_cloud: PointCloudSpec | None = None  # export-point-cloud
 
 
 def execute(engine: Engine, req: JobRequest) -> str:
@@ -245,4 +272,8 @@ def execute(engine: Engine, req: JobRequest) -> str:
         if req.spec is None:
             raise ValueError("export needs a spec")
         return str(engine.export(project, req.spec, Path(req.output) if req.output else None))
+    if req.verb == "export-dataset":
+        return str(engine.export_dataset(project, req.format or "nerfstudio", Path(req.output) if req.output else None))
+    if req.verb == "export-point-cloud":
+        return str(engine.export_point_cloud(project, req.point_cloud, Path(req.output) if req.output else None))
     raise ValueError(f"unknown engine verb {req.verb!r}")

@@ -18,6 +18,7 @@ from nerfie.recon.events import Cancelled, EventSink, Log, Progress, StageDone, 
 from nerfie.recon.fileio import atomic_path, read_json, write_json_atomic
 from nerfie.recon.project import Project
 from nerfie.recon.quality import path_check
+from nerfie.render.extra_outputs import ExtraOutputs, cutout_radius, h264_writer
 from nerfie.render.keyframes import Keyframe, keyframe_path
 from nerfie.render.paths import PathFrame, frame_times, intrinsics_for, make_path
 from nerfie.render.scene import TrainedScene
@@ -36,6 +37,8 @@ class RenderSpec:
     keyframes: list[Keyframe] | None = None  # for path="keyframes" (normalised frame)
     # A camera-path file carries its own render size; only an explicit choice (``--long-side``) rescales it.
     resize_camera_path: bool = False
+    outputs: tuple[str, ...] = ()  # beside RGB: "depth", "cutout" (render.extra_outputs)
+    cutout_background: str = "white"  # the cut-out video's background (its PNGs are transparent)
 
     @property
     def frames(self) -> int:
@@ -159,31 +162,42 @@ def to_uint8(rgb) -> np.ndarray:
 
 def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: int, png_dir: Path | None = None,
                  on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
-                 samples: tuple[int, int] | None = None) -> Path:
-    """Render every frame and encode ``out`` (MP4); writes ``out`` only when complete."""
-    import imageio_ffmpeg
-
+                 samples: tuple[int, int] | None = None, outputs: tuple[str, ...] = (),
+                 cutout_background: str = "white") -> Path:
+    """Render every frame and encode ``out`` (MP4), and the ``outputs`` beside it; writes the videos
+    only when complete."""
     w, h = frames[0].camera.width, frames[0].camera.height
+    extra = None
+    if outputs:
+        ds = scene.dataset
+        radius = cutout_radius(scene.focus, scene.subject_radius, (ds.background - ds.center) * ds.scale)
+        extra = ExtraOutputs(out, outputs, (w, h), fps, ds.scale, scene.focus, radius, cutout_background)
     chunk = scene.project.config.render.chunk_rays
     t0 = time.perf_counter()
     with atomic_path(out) as tmp:
-        writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                             quality=None, bitrate=None, ffmpeg_log_level="error",
-                                             output_params=["-crf", "18"], macro_block_size=2)
-        writer.send(None)
+        writer = h264_writer(tmp, (w, h), fps)
         try:
             for k, f in enumerate(frames):
                 if cancelled():
                     raise Cancelled()
-                img = to_uint8(scene.render(f.camera, f.time, chunk=chunk, samples=samples)["rgb"])
+                rendered = scene.render(f.camera, f.time, chunk=chunk, samples=samples)
+                img = to_uint8(rendered["rgb"])
                 writer.send(np.ascontiguousarray(img))
+                if extra is not None:
+                    extra.add(k, f.camera, rendered, img)
                 if png_dir is not None:
                     with atomic_path(png_dir / f"frame_{k:05d}.png") as p:
                         iio.imwrite(p, img, extension=".png")
                 el = time.perf_counter() - t0
                 on_event(Progress("render", k + 1, len(frames), f"ETA {el / (k + 1) * (len(frames) - k - 1):.0f} s"))
+        except BaseException:
+            if extra is not None:
+                extra.close(ok=False)
+            raise
         finally:
             writer.close()
+        if extra is not None:
+            extra.close(ok=True)
     on_event(StageDone("render", str(out)))
     return out
 
@@ -202,7 +216,8 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
         on_event(Log("render", f"path check: {p} — this path does not look at the subject", "warning"))
     png_dir = out.with_suffix("") if png else None
     samples = scene.reduced_samples() if spec.fast_samples else None
-    written = render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled, samples)
+    written = render_video(scene, frames, out, spec.fps, png_dir, on_event, cancelled, samples, spec.outputs,
+                           spec.cutout_background)
     # Record it (re-read first: the scene's Project object may be older than project.json).
     proj = Project.load(scene.project.root)
     try:

@@ -121,3 +121,32 @@ def test_train_and_info_print_machine_readable_summaries_with_json(small_capture
     assert summary["history"]["last"]["step"] == 20 and summary["history"]["evaluations"]
     assert json.loads(subprocess.run([nerfie_exe(), "info", "--json"], capture_output=True, text=True,
                                      timeout=120).stdout)["nerfie"]
+
+
+def test_export_verbs_write_datasets_a_point_cloud_and_extra_render_outputs(small_capture: Path, tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from nerfie.recon.config import preset, with_overrides
+    from nerfie.recon.dataset import read_ply
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.train import Trainer
+
+    cfg = with_overrides(preset("cpu-preview"), {"train.rays_per_batch": 64, "model.proposal_samples": [8],
+                                                 "model.shaded_samples": 8, "train.eval_every": 0,
+                                                 "train.checkpoint_every": 0, "train.minutes": 0.0})
+    proj = import_transforms(small_capture / "transforms.json", tmp_path / "proj", cfg)
+    Trainer(proj).run(steps=10)
+    root = str(proj.root)
+    assert main(["export", root, "nerfstudio", "-q"]) == 0
+    assert (proj.root / "exports" / "nerfstudio" / "transforms.json").exists()
+    assert main(["export", root, "nerfies", "-o", str(tmp_path / "nf"), "-q"]) == 0
+    assert (tmp_path / "nf" / "dataset.json").exists() and (tmp_path / "nf" / "rgb" / "4x").is_dir()
+    assert main(["export", root, "pointcloud", "--frame", "3", "--min-opacity", "0", "--long-side", "24", "-q"]) == 0
+    points, _ = read_ply(proj.root / "exports" / "point_cloud_frame003.ply")
+    assert len(points) > 100
+    assert main(["render", root, "--path", "turntable", "--seconds", "1", "--fps", "2", "--long-side", "24",
+                 "--outputs", "depth", "cutout", "-q"]) == 0
+    renders = proj.root / "renders"
+    assert {p.name for p in renders.glob("*.mp4")} == {"turntable.mp4", "turntable.depth.mp4", "turntable.cutout.mp4"}
+    assert len(list((renders / "turntable.depth").glob("frame_*.png"))) == 2
+    assert "turntable.cutout.mp4" in capsys.readouterr().out
+    assert main(["export", str(tmp_path / "nowhere"), "nerfies"]) == 2  # a clear one-line error, not a traceback

@@ -242,3 +242,60 @@ def test_nerfie_render_flies_a_keyframes_file_and_refuses_a_broken_one(scene: Tr
     (tmp_path / "bad.json").write_text("not json")
     assert main([*args, "--keyframes", str(tmp_path / "bad.json")]) == 2
     assert 'a "keyframes" list' in capsys.readouterr().err
+
+
+def test_depth_pngs_hold_the_renderers_depth_and_the_depth_video_has_every_frame(scene: TrainedScene,
+                                                                                 tmp_path: Path) -> None:
+    import cv2
+    import imageio.v3 as iio
+
+    spec = RenderSpec(path="turntable", seconds=1, fps=3, long_side=40, outputs=("depth",))
+    out = export(scene, spec, tmp_path / "t.mp4")
+    frames = plan(scene, spec)
+    unit = json.loads((tmp_path / "t.depth" / "depth.json").read_text())["unit"]
+    for k in (0, 2):
+        png = cv2.imread(str(tmp_path / "t.depth" / f"frame_{k:05d}.png"), cv2.IMREAD_UNCHANGED)
+        assert png.dtype == np.uint16 and png.shape == (frames[k].camera.height, frames[k].camera.width)
+        truth = scene.render(frames[k].camera, frames[k].time)["depth"].double().numpy() / scene.dataset.scale
+        assert np.abs(png * unit - truth).max() <= unit  # the same depth, in the project's data units
+    assert len(list(iio.imiter(out.with_name("t.depth.mp4")))) == 3
+
+
+def test_the_cutout_of_exact_depth_is_the_true_subject_mask(tmp_path: Path) -> None:
+    """Given exact depth (the synthetic capture's own), the cut-out's alpha is the person: what the
+    capture's ground-truth mask says, with the room transparent."""
+    import cv2
+    import imageio.v3 as iio
+    import torch
+
+    from nerfie.recon.dataset import load_dataset
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.synth import SynthSpec, generate
+    from nerfie.render.extra_outputs import ExtraOutputs, cutout_radius
+
+    generate(tmp_path / "cap", SynthSpec(frames=6, width=96, height=80, heldout=0, seed=2))
+    proj = import_transforms(tmp_path / "cap" / "transforms.json", tmp_path / "proj", preset("cpu-preview"))
+    ds = load_dataset(proj.root)
+    focus, radius = ds.subject()
+    cam = ds.normalized_cameras()[0]
+    depth = torch.from_numpy(np.load(tmp_path / "cap" / "depth.npy")[0]).double() * ds.scale
+    rgb = iio.imread(tmp_path / "cap" / "frames" / "frame_00000.png")
+    cut = cutout_radius(focus, radius, (ds.background - ds.center) * ds.scale)
+    extra = ExtraOutputs(tmp_path / "v.mp4", ("cutout",), (cam.width, cam.height), 1, ds.scale, focus, cut)
+    extra.add(0, cam, {"depth": depth, "acc": torch.ones_like(depth)}, rgb)
+    extra.close(ok=True)
+    alpha = iio.imread(tmp_path / "v.cutout" / "frame_00000.png")[..., 3] > 127
+    person = cv2.imread(str(tmp_path / "cap" / "masks" / "frame_00000.png"), cv2.IMREAD_GRAYSCALE) < 128
+    iou = (alpha & person).sum() / (alpha | person).sum()
+    assert iou > 0.8, iou
+    assert (tmp_path / "v.cutout.mp4").exists()
+
+
+def test_a_cancelled_render_leaves_no_extra_videos(scene: TrainedScene, tmp_path: Path) -> None:
+    from nerfie.recon.events import Cancelled
+
+    calls = iter(range(100))
+    with pytest.raises(Cancelled):
+        export(scene, RenderSpec(path="turntable", seconds=1, fps=4, long_side=32, outputs=("depth", "cutout")),
+               tmp_path / "x.mp4", cancelled=lambda: next(calls) >= 2)
+    assert not list(tmp_path.glob("*.mp4"))
