@@ -1,6 +1,8 @@
-"""Export dialog: camera path, length, frame rate, resolution and time mode → an MP4, with the
-derived frame count and ETA up front, a progress bar, cancel, and the folder opened when done.
-The render runs in the engine's worker process, like training: the window stays responsive."""
+"""Export dialog: camera path, length, frame rate, resolution and time mode → an MP4 (with depth and
+subject cut-out beside it if asked), with the derived frame count and ETA up front, a progress bar,
+cancel, and the folder opened when done. The same dialog exports a point cloud (PLY) of one frame and
+the posed frames as a nerfstudio or Nerfies dataset. Every export runs in the engine's worker
+process, like training: the window stays responsive."""
 
 from __future__ import annotations
 
@@ -34,6 +36,9 @@ from nerfie.render.export import RenderSpec, estimate_seconds
 from nerfie.render.keyframes import Keyframe
 from nerfie.render.paths import PATHS, TIME_MODES
 
+KINDS = {"video": "Video (MP4)", "pointcloud": "Point cloud of one frame (PLY)",
+         "nerfstudio": "nerfstudio dataset (transforms.json + images)",
+         "nerfies": "Nerfies / HyperNeRF dataset"}
 PATH_LABELS = {"turntable": "Turntable (full circle)", "orbit-mild": "Gentle orbit (within the filmed arc)",
                "input": "Input camera path, smoothed"}
 
@@ -58,6 +63,9 @@ class ExportDialog(QDialog):
         self.open_folder = _open_folder  # replaced in tests
 
         rc = project.config.render
+        self.kind = QComboBox()
+        for key, label in KINDS.items():
+            self.kind.addItem(label, key)
         self.keyframes = list(keyframes or [])
         self.path = QComboBox()
         for p in PATHS:
@@ -84,8 +92,26 @@ class ExportDialog(QDialog):
         self.time_mode.setCurrentText(rc.time_mode)
         self.frozen = QSpinBox()
         self.frozen.setRange(0, max(num_frames - 1, 0))
+        self.frozen.setValue(rc.frozen_frame)
+        self._middle_frame = max(num_frames - 1, 0) // 2  # the point cloud's default moment, as the engine's
         self.fast = QCheckBox("Fast (the viewer's sample budget: ~1.5× faster, ~0.1 dB softer)")
         self.fast.setChecked(rc.fast_samples)
+        self.depth = QCheckBox("Depth (colour-mapped video and 16-bit PNGs)")
+        self.cutout = QCheckBox("Subject cut-out (transparent PNGs and a video on")
+        self.background = QComboBox()
+        self.background.addItems(["white", "black"])
+        cut_row = QHBoxLayout()
+        cut_row.addWidget(self.cutout)
+        cut_row.addWidget(self.background)
+        cut_row.addWidget(QLabel(")"))
+        cut_row.addStretch(1)
+        self.subject_only = QCheckBox("Only the person (uses the subject masks)")
+        self.min_opacity = QDoubleSpinBox()
+        self.min_opacity.setRange(0.0, 1.0)
+        self.min_opacity.setSingleStep(0.05)
+        self.min_opacity.setValue(0.9)
+        self.min_opacity.setToolTip("Pixels the model is less sure of than this are left out (lower it for a "
+                                    "model trained briefly)")
         self.out = QLineEdit(str(project.renders_dir / "nerfie.mp4"))
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
@@ -99,6 +125,7 @@ class ExportDialog(QDialog):
         self.status.setWordWrap(True)
 
         form = QFormLayout()
+        form.addRow("Export", self.kind)
         form.addRow("Camera path", self.path)
         form.addRow("Length", self.seconds)
         form.addRow("Frame rate", self.fps)
@@ -106,6 +133,10 @@ class ExportDialog(QDialog):
         form.addRow("Time", self.time_mode)
         form.addRow("Frozen at frame", self.frozen)
         form.addRow("Quality", self.fast)
+        form.addRow("Also write", self.depth)
+        form.addRow("", cut_row)
+        form.addRow("Point cloud", self.subject_only)
+        form.addRow("Opacity at least", self.min_opacity)
         form.addRow("Save to", out_row)
         form.addRow(self.derived)
         self.buttons = QDialogButtonBox()
@@ -123,15 +154,45 @@ class ExportDialog(QDialog):
         self.time_mode.currentTextChanged.connect(self._update_derived)
         self.path.currentIndexChanged.connect(self._update_derived)
         self.fast.toggled.connect(self._update_derived)
-        self._update_derived()
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
 
     def spec(self) -> RenderSpec:
         return RenderSpec(path=self.path.currentData(), seconds=self.seconds.value(), fps=self.fps.value(),
                           long_side=self.resolution.value(), time_mode=self.time_mode.currentText(),
                           frozen_frame=self.frozen.value(), fast_samples=self.fast.isChecked(),
-                          keyframes=self.keyframes if self.path.currentData() == "keyframes" else None)
+                          keyframes=self.keyframes if self.path.currentData() == "keyframes" else None,
+                          outputs=tuple(k for k, box in (("depth", self.depth), ("cutout", self.cutout))
+                                        if box.isChecked()),
+                          cutout_background=self.background.currentText())
+
+    def _kind_changed(self) -> None:
+        """Show what the chosen export uses; point the output at a sensible place for it."""
+        kind = self.kind.currentData()
+        video = kind == "video"
+        for w in (self.path, self.seconds, self.fps, self.resolution, self.time_mode, self.fast, self.depth,
+                  self.cutout, self.background):
+            w.setEnabled(video)
+        self.frozen.setEnabled(kind == "pointcloud" or (video and self.time_mode.currentText() == "frozen"))
+        self.subject_only.setEnabled(kind == "pointcloud")
+        if kind == "pointcloud":
+            self.frozen.setValue(self._middle_frame)
+        self.min_opacity.setEnabled(kind == "pointcloud")
+        exports = self.project.root / "exports"
+        default = {"video": self.project.renders_dir / "nerfie.mp4",
+                   "pointcloud": exports / "point_cloud.ply",
+                   "nerfstudio": exports / "nerfstudio", "nerfies": exports / "nerfies"}[kind]
+        self.out.setText(str(default))
+        self.setWindowTitle("Export video" if video else f"Export {KINDS[kind]}")
+        self._update_derived()
 
     def _update_derived(self) -> None:
+        if self.kind.currentData() != "video":
+            self.derived.setText({"pointcloud": "The frame's moment, fused from depth renders of the input views",
+                                  "nerfstudio": "The posed frames, for `ns-train … --data FOLDER`",
+                                  "nerfies": "The posed frames at 1×, 2×, 4× and 8×, for the Nerfies / HyperNeRF "
+                                             "code"}[self.kind.currentData()])
+            return
         spec = self.spec()
         keyed = spec.path == "keyframes"  # keyframes made in the viewer carry their own times
         self.time_mode.setEnabled(not keyed)
@@ -141,26 +202,46 @@ class ExportDialog(QDialog):
         self.derived.setText(f"<b>{spec.frames}</b> frames · about {eta / 60:.1f} min to render on this machine")
 
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save video as", self.out.text(), "MP4 video (*.mp4)")
+        kind = self.kind.currentData()
+        if kind in ("nerfstudio", "nerfies"):
+            path = QFileDialog.getExistingDirectory(self, "Export the dataset into", self.out.text())
+            if path:
+                self.out.setText(path)
+            return
+        ext, what = (".ply", "PLY point cloud (*.ply)") if kind == "pointcloud" else (".mp4", "MP4 video (*.mp4)")
+        path, _ = QFileDialog.getSaveFileName(self, "Save as", self.out.text(), what)
         if path:
-            self.out.setText(path if path.lower().endswith(".mp4") else path + ".mp4")
+            self.out.setText(path if path.lower().endswith(ext) else path + ext)
+
+    def request(self) -> JobRequest:
+        """The engine call this dialog's settings make."""
+        from nerfie.render.point_cloud import PointCloudSpec
+
+        kind, root = self.kind.currentData(), str(self.project.root)
+        out = str(Path(self.out.text()).expanduser())
+        if kind == "pointcloud":
+            spec = PointCloudSpec(frame=self.frozen.value(), subject_only=self.subject_only.isChecked(),
+                                  min_opacity=self.min_opacity.value())
+            return JobRequest("export-point-cloud", root, output=out, point_cloud=spec)
+        if kind in ("nerfstudio", "nerfies"):
+            return JobRequest("export-dataset", root, output=out, format=kind)
+        return JobRequest("export", root, spec=self.spec(), output=out)
 
     def start(self) -> None:
         spec = self.spec()
-        out = Path(self.out.text()).expanduser()
-        self.job = RemoteJob("export", JobRequest("export", str(self.project.root), spec=spec, output=str(out)), self)
+        self.job = RemoteJob("export", self.request(), self)
         self.job.event.connect(self._on_event)
         self.job.succeeded.connect(self._done)
         self.job.failed.connect(self._failed)
         self.job.was_cancelled.connect(self._cancelled)
         self.export_button.setEnabled(False)
-        self.progress.setRange(0, spec.frames)
-        self.status.setText("Rendering…")
+        self.progress.setRange(0, spec.frames if self.kind.currentData() == "video" else 0)
+        self.status.setText("Rendering…" if self.kind.currentData() != "nerfstudio" else "Copying…")
         self.export_started.emit()
         self.job.start()
 
     def _on_event(self, ev: object) -> None:
-        if isinstance(ev, Progress) and ev.stage == "render":
+        if isinstance(ev, Progress) and ev.stage in ("render", "export"):
             self.progress.setRange(0, ev.total)
             self.progress.setValue(ev.done)
             self.status.setText(f"Frame {ev.done} of {ev.total} · {ev.message}")
@@ -171,7 +252,7 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(True)
         self.cancel_button.setText("Close")
         self.exported.emit(self.written)
-        self.open_folder(self.written.parent)
+        self.open_folder(self.written if self.written.is_dir() else self.written.parent)
 
     def _failed(self, message: str, advice: str) -> None:
         self.status.setText(f"<b>{message}</b><br>{advice}")

@@ -435,6 +435,51 @@ def test_the_export_dialog_writes_an_mp4_and_opens_its_folder(window: MainWindow
     assert dlg.progress.value() == 6
 
 
+def test_the_export_dialog_also_writes_depth_cutout_a_point_cloud_and_datasets(
+        window: MainWindow, trained_project: Path, tmp_path: Path, qtbot) -> None:  # type: ignore[no-untyped-def]
+    from nerfie.recon.dataset import read_ply
+
+    window.open_path(trained_project)
+    qtbot.waitUntil(lambda: window.scene is not None, timeout=60_000)
+    window.open_export()
+    dlg = window.export_dialog
+    opened: list[Path] = []
+    dlg.open_folder = opened.append
+
+    def export(kind: str, out: Path) -> Path:
+        dlg.kind.setCurrentIndex(dlg.kind.findData(kind))
+        dlg.written = None
+        dlg.out.setText(str(out))
+        dlg.export_button.click()
+        qtbot.waitUntil(lambda: dlg.written is not None or "<b>" in dlg.status.text(), timeout=120_000)
+        assert dlg.written is not None, dlg.status.text()
+        return dlg.written
+
+    dlg.kind.setCurrentIndex(dlg.kind.findData("video"))
+    dlg.path.setCurrentIndex(dlg.path.findData("turntable"))
+    dlg.seconds.setValue(0.5)
+    dlg.fps.setValue(4)
+    dlg.resolution.setValue(48)
+    dlg.depth.setChecked(True)
+    dlg.cutout.setChecked(True)
+    export("video", tmp_path / "v" / "turn.mp4")
+    assert {p.name for p in (tmp_path / "v").glob("*.mp4")} == {"turn.mp4", "turn.depth.mp4", "turn.cutout.mp4"}
+    assert len(list((tmp_path / "v" / "turn.cutout").glob("*.png"))) == 2
+
+    dlg.kind.setCurrentIndex(dlg.kind.findData("pointcloud"))
+    assert not dlg.path.isEnabled() and dlg.subject_only.isEnabled()  # what a point cloud does not use is off
+    assert dlg.out.text().endswith(".ply")
+    assert dlg.frozen.value() == (window.scene.num_frames - 1) // 2  # the middle moment, as `nerfie export`
+    dlg.frozen.setValue(2)
+    dlg.min_opacity.setValue(0.0)  # the fixture trained 30 steps: nothing is opaque yet
+    points, _ = read_ply(export("pointcloud", tmp_path / "cloud.ply"))
+    assert len(points) > 0
+
+    nerfies = export("nerfies", tmp_path / "nerfies")
+    assert (nerfies / "dataset.json").exists() and opened[-1] == nerfies  # a dataset opens its own folder
+    assert (export("nerfstudio", tmp_path / "ns") / "transforms.json").exists()
+
+
 def test_cancelling_an_export_leaves_no_video(window: MainWindow, trained_project: Path, tmp_path: Path,
                                              qtbot) -> None:  # type: ignore[no-untyped-def]
     window.open_path(trained_project)
