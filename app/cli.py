@@ -291,6 +291,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from nerfie.app.progress import TerminalProgress
     from nerfie.recon.events import Cancelled
+    from nerfie.render.mesh import MeshSpec
     from nerfie.render.point_cloud import PointCloudSpec
 
     project = Path(args.project)
@@ -303,6 +304,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 spec = PointCloudSpec(frame=args.frame, min_opacity=args.min_opacity, subject_only=args.subject_only,
                                       long_side=args.long_side or PointCloudSpec.long_side)
                 written = engine.export_point_cloud(project, spec, out, args.device or "auto")
+            elif args.what == "mesh":
+                spec = MeshSpec(frame=args.frame, resolution=args.resolution or MeshSpec.resolution)
+                written = engine.export_mesh(project, spec, out, args.device or "auto")
             else:
                 written = engine.export_dataset(project, args.what, out)
     except Cancelled:
@@ -483,16 +487,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)
 
-    p = sub.add_parser("export", help="export a project: nerfstudio or Nerfies dataset, or a point cloud (PLY)")
-    p.add_argument("project", help="a project folder (trained, for pointcloud)")
-    p.add_argument("what", choices=["nerfstudio", "nerfies", "pointcloud"],
+    p = sub.add_parser("export", help="export a project: nerfstudio or Nerfies dataset, a point cloud or a mesh")
+    p.add_argument("project", help="a project folder (trained, for pointcloud and mesh)")
+    p.add_argument("what", choices=["nerfstudio", "nerfies", "pointcloud", "mesh"],
                    help="nerfstudio: transforms.json + images for ns-train; nerfies: a Nerfies/HyperNeRF dataset; "
-                        "pointcloud: the trained Nerfie at one frame as a coloured PLY")
-    p.add_argument("-o", "--output", help="folder (datasets) or .ply file (default: PROJECT/exports/…)")
-    p.add_argument("--frame", type=int, help="pointcloud: the frame whose moment is shown (default: the middle one)")
+                        "pointcloud: the trained Nerfie at one frame as a coloured PLY; "
+                        "mesh: the subject at one frame as a closed, coloured mesh (.ply or .obj)")
+    p.add_argument("-o", "--output", help="folder (datasets), .ply file or .obj (mesh) (default: PROJECT/exports/…)")
+    p.add_argument("--frame", type=int,
+                   help="pointcloud, mesh: the frame whose moment is shown (default: the middle one)")
     p.add_argument("--subject-only", action="store_true", help="pointcloud: only the person (needs subject masks)")
     p.add_argument("--min-opacity", type=float, default=0.9, help="pointcloud: keep pixels at least this opaque")
     p.add_argument("--long-side", type=int, help="pointcloud: render size per input view (default 160)")
+    p.add_argument("--resolution", type=int,
+                   help="mesh: grid cells across the subject's cube (default 160; time grows with its cube)")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_export)

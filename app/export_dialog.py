@@ -34,9 +34,11 @@ from nerfie.recon.project import Project
 from nerfie.render.engine import JobRequest
 from nerfie.render.export import RenderSpec, estimate_seconds
 from nerfie.render.keyframes import Keyframe
+from nerfie.render.mesh import MeshSpec
 from nerfie.render.paths import PATHS, TIME_MODES
 
 KINDS = {"video": "Video (MP4)", "pointcloud": "Point cloud of one frame (PLY)",
+         "mesh": "Mesh of the subject at one frame (PLY / OBJ)",
          "nerfstudio": "nerfstudio dataset (transforms.json + images)",
          "nerfies": "Nerfies / HyperNeRF dataset"}
 PATH_LABELS = {"turntable": "Turntable (full circle)", "orbit-mild": "Gentle orbit (within the filmed arc)",
@@ -112,6 +114,11 @@ class ExportDialog(QDialog):
         self.min_opacity.setValue(0.9)
         self.min_opacity.setToolTip("Pixels the model is less sure of than this are left out (lower it for a "
                                     "model trained briefly)")
+        self.mesh_cells = QSpinBox()
+        self.mesh_cells.setRange(32, 512)
+        self.mesh_cells.setSingleStep(32)
+        self.mesh_cells.setValue(MeshSpec.resolution)
+        self.mesh_cells.setSuffix(" cells across the subject")
         self.out = QLineEdit(str(project.renders_dir / "nerfie.mp4"))
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
@@ -137,6 +144,7 @@ class ExportDialog(QDialog):
         form.addRow("", cut_row)
         form.addRow("Point cloud", self.subject_only)
         form.addRow("Opacity at least", self.min_opacity)
+        form.addRow("Mesh grid", self.mesh_cells)
         form.addRow("Save to", out_row)
         form.addRow(self.derived)
         self.buttons = QDialogButtonBox()
@@ -173,14 +181,16 @@ class ExportDialog(QDialog):
         for w in (self.path, self.seconds, self.fps, self.resolution, self.time_mode, self.fast, self.depth,
                   self.cutout, self.background):
             w.setEnabled(video)
-        self.frozen.setEnabled(kind == "pointcloud" or (video and self.time_mode.currentText() == "frozen"))
+        geometry = kind in ("pointcloud", "mesh")
+        self.frozen.setEnabled(geometry or (video and self.time_mode.currentText() == "frozen"))
         self.subject_only.setEnabled(kind == "pointcloud")
-        if kind == "pointcloud":
+        if geometry:
             self.frozen.setValue(self._middle_frame)
         self.min_opacity.setEnabled(kind == "pointcloud")
+        self.mesh_cells.setEnabled(kind == "mesh")
         exports = self.project.root / "exports"
         default = {"video": self.project.renders_dir / "nerfie.mp4",
-                   "pointcloud": exports / "point_cloud.ply",
+                   "pointcloud": exports / "point_cloud.ply", "mesh": exports / "mesh.ply",
                    "nerfstudio": exports / "nerfstudio", "nerfies": exports / "nerfies"}[kind]
         self.out.setText(str(default))
         self.setWindowTitle("Export video" if video else f"Export {KINDS[kind]}")
@@ -189,6 +199,8 @@ class ExportDialog(QDialog):
     def _update_derived(self) -> None:
         if self.kind.currentData() != "video":
             self.derived.setText({"pointcloud": "The frame's moment, fused from depth renders of the input views",
+                                  "mesh": "The subject's surface at the frame's moment (marching cubes on the "
+                                          "density); .obj also works",
                                   "nerfstudio": "The posed frames, for `ns-train … --data FOLDER`",
                                   "nerfies": "The posed frames at 1×, 2×, 4× and 8×, for the Nerfies / HyperNeRF "
                                              "code"}[self.kind.currentData()])
@@ -208,10 +220,12 @@ class ExportDialog(QDialog):
             if path:
                 self.out.setText(path)
             return
-        ext, what = (".ply", "PLY point cloud (*.ply)") if kind == "pointcloud" else (".mp4", "MP4 video (*.mp4)")
+        ext, what = {"pointcloud": (".ply", "PLY point cloud (*.ply)"),
+                     "mesh": (".ply", "Mesh (*.ply *.obj)")}.get(kind, (".mp4", "MP4 video (*.mp4)"))
         path, _ = QFileDialog.getSaveFileName(self, "Save as", self.out.text(), what)
         if path:
-            self.out.setText(path if path.lower().endswith(ext) else path + ext)
+            keep = path.lower().endswith(ext) or (kind == "mesh" and path.lower().endswith(".obj"))
+            self.out.setText(path if keep else path + ext)
 
     def request(self) -> JobRequest:
         """The engine call this dialog's settings make."""
@@ -223,6 +237,9 @@ class ExportDialog(QDialog):
             spec = PointCloudSpec(frame=self.frozen.value(), subject_only=self.subject_only.isChecked(),
                                   min_opacity=self.min_opacity.value())
             return JobRequest("export-point-cloud", root, output=out, point_cloud=spec)
+        if kind == "mesh":
+            return JobRequest("export-mesh", root, output=out,
+                              mesh=MeshSpec(frame=self.frozen.value(), resolution=self.mesh_cells.value()))
         if kind in ("nerfstudio", "nerfies"):
             return JobRequest("export-dataset", root, output=out, format=kind)
         return JobRequest("export", root, spec=self.spec(), output=out)

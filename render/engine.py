@@ -24,6 +24,7 @@ from nerfie.recon.fileio import read_json
 from nerfie.recon.project import Project
 from nerfie.recon.thread_budget import ThreadBudget
 from nerfie.render.export import RenderSpec, export
+from nerfie.render.mesh import MeshSpec
 from nerfie.render.point_cloud import PointCloudSpec
 from nerfie.render.scene import TrainedScene, load_scene
 from nerfie.render.viewer import OrbitCamera
@@ -206,6 +207,18 @@ class Engine:
         with ThreadBudget("render"):
             return export_point_cloud(scene, spec, out, self.on_event, self.controls.cancelled)
 
+    def export_mesh(self, project_dir: Path | TrainedScene, spec: MeshSpec | None = None,
+                    out: Path | None = None, device: str = "auto") -> Path:
+        """A closed, coloured mesh (PLY or OBJ by ``out``'s suffix) of the subject at one frame."""
+        from nerfie.render.mesh import export_mesh
+
+        scene = project_dir if isinstance(project_dir, TrainedScene) else self.load_scene(project_dir, device)
+        spec = spec or MeshSpec()
+        frame = (scene.num_frames - 1) // 2 if spec.frame is None else spec.frame
+        out = out or scene.project.root / "exports" / f"mesh_frame{frame:03d}.ply"
+        with ThreadBudget("render"):
+            return export_mesh(scene, spec, out, self.on_event, self.controls.cancelled)
+
     def run(self, source: Path | None, project_dir: Path, config: NerfieConfig,
             turntable: Callable[[TrainedScene], RenderSpec]) -> RunResult:
         """Video → poses → trained Nerfie → turntable MP4; each finished stage is kept and skipped on rerun."""
@@ -242,7 +255,7 @@ class Engine:
 class JobRequest:
     """One engine call, picklable, for a worker process: ``verb`` names the method."""
 
-    verb: str  # "process" | "import" | "train" | "export" | "export-dataset" | "export-point-cloud"
+    verb: str  # "process" | "import" | "train" | "export" | "export-dataset" | "export-point-cloud" | "export-mesh"
     project: str
     source: str | None = None
     config: NerfieConfig | None = None
@@ -251,6 +264,7 @@ class JobRequest:
     output: str | None = None
     format: str | None = None  # export-dataset: "nerfstudio" | "nerfies"
     point_cloud: PointCloudSpec | None = None  # export-point-cloud
+    mesh: MeshSpec | None = None  # export-mesh
 
 
 def execute(engine: Engine, req: JobRequest) -> str:
@@ -276,4 +290,6 @@ def execute(engine: Engine, req: JobRequest) -> str:
         return str(engine.export_dataset(project, req.format or "nerfstudio", Path(req.output) if req.output else None))
     if req.verb == "export-point-cloud":
         return str(engine.export_point_cloud(project, req.point_cloud, Path(req.output) if req.output else None))
+    if req.verb == "export-mesh":
+        return str(engine.export_mesh(project, req.mesh, Path(req.output) if req.output else None))
     raise ValueError(f"unknown engine verb {req.verb!r}")

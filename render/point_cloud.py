@@ -37,7 +37,17 @@ class PointCloudSpec:
     voxel: float = 1 / 512  # thinning grid, as a fraction of the scene's extent
 
 
-def _subject_mask(scene: TrainedScene, view: int, width: int, height: int) -> np.ndarray | None:
+def chosen_frame(scene: TrainedScene, frame: int | None) -> int:
+    """``frame``, or the middle one for None; a frame the project does not have is refused."""
+    n_frames = scene.num_frames
+    chosen = (n_frames - 1) // 2 if frame is None else frame
+    if not 0 <= chosen < max(n_frames, 1):
+        raise NerfieError(f"Frame {chosen} does not exist: the project has frames 0–{n_frames - 1}.",
+                          "Pick a frame in that range (--frame).")
+    return chosen
+
+
+def subject_mask(scene: TrainedScene, view: int, width: int, height: int) -> np.ndarray | None:
     """The subject pixels of input ``view`` at ``width``×``height`` (masks hold 0 on the person)."""
     path = scene.project.masks_dir / scene.dataset.names[view]
     mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) if path.exists() else None
@@ -49,11 +59,7 @@ def _subject_mask(scene: TrainedScene, view: int, width: int, height: int) -> np
 def fuse_point_cloud(scene: TrainedScene, spec: PointCloudSpec, on_event: EventSink = ignore,
                      cancelled: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray]:
     """Points [N, 3] (data coordinates, float64) and colours [N, 3] uint8."""
-    n_frames = scene.num_frames
-    frame = (n_frames - 1) // 2 if spec.frame is None else spec.frame
-    if not 0 <= frame < max(n_frames, 1):
-        raise NerfieError(f"Frame {frame} does not exist: the project has frames 0–{n_frames - 1}.",
-                          "Pick a frame in that range (--frame).")
+    frame = chosen_frame(scene, spec.frame)
     n = len(scene.cameras)
     views = sorted({round(i) for i in np.linspace(0, n - 1, min(spec.max_views, n))})
     points, colours = [], []
@@ -66,7 +72,7 @@ def fuse_point_cloud(scene: TrainedScene, spec: PointCloudSpec, on_event: EventS
         out = scene.render(small, float(frame))
         keep = out["acc"].cpu().numpy() >= spec.min_opacity
         if spec.subject_only:
-            mask = _subject_mask(scene, view, small.width, small.height)
+            mask = subject_mask(scene, view, small.width, small.height)
             if mask is None:
                 raise NerfieError("This project has no subject masks, so the subject cannot be cut out.",
                                   "Export the whole scene, or process the video with masks on.")

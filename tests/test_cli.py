@@ -143,6 +143,9 @@ def test_export_verbs_write_datasets_a_point_cloud_and_extra_render_outputs(smal
     assert main(["export", root, "pointcloud", "--frame", "3", "--min-opacity", "0", "--long-side", "24", "-q"]) == 0
     points, _ = read_ply(proj.root / "exports" / "point_cloud_frame003.ply")
     assert len(points) > 100
+    capsys.readouterr()
+    assert main(["export", root, "mesh", "--resolution", "24", "-q"]) == 2  # 10 steps: nothing solid yet
+    assert "Train longer" in capsys.readouterr().err and not (proj.root / "exports" / "mesh_frame004.ply").exists()
     assert main(["render", root, "--path", "turntable", "--seconds", "1", "--fps", "2", "--long-side", "24",
                  "--outputs", "depth", "cutout", "-q"]) == 0
     renders = proj.root / "renders"

@@ -475,6 +475,15 @@ def test_the_export_dialog_also_writes_depth_cutout_a_point_cloud_and_datasets(
     points, _ = read_ply(export("pointcloud", tmp_path / "cloud.ply"))
     assert len(points) > 0
 
+    dlg.kind.setCurrentIndex(dlg.kind.findData("mesh"))
+    assert dlg.mesh_cells.isEnabled() and not dlg.min_opacity.isEnabled() and dlg.out.text().endswith("mesh.ply")
+    assert dlg.request().verb == "export-mesh" and dlg.request().mesh.resolution == dlg.mesh_cells.value()
+    dlg.mesh_cells.setValue(32)
+    dlg.out.setText(str(tmp_path / "head.obj"))
+    dlg.export_button.click()  # 30 steps: nothing is solid yet, and the dialog says what to do
+    qtbot.waitUntil(lambda: "Train longer" in dlg.status.text(), timeout=120_000)
+    assert not (tmp_path / "head.obj").exists() and dlg.export_button.isEnabled()
+
     nerfies = export("nerfies", tmp_path / "nerfies")
     assert (nerfies / "dataset.json").exists() and opened[-1] == nerfies  # a dataset opens its own folder
     assert (export("nerfstudio", tmp_path / "ns") / "transforms.json").exists()
