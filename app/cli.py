@@ -261,12 +261,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
             raise NerfieError(exc.message, 'Give a JSON file with a "keyframes" list of '
                               '{"camera_to_world": [16 numbers], "fov": …, "time": …}.') from exc
         keys = keyframes_from_json(scene, data)
+    dataparser = None
+    if args.dataparser_transforms:
+        from nerfie.render.dataparser import DataparserTransform
+
+        dataparser = DataparserTransform.read(Path(args.dataparser_transforms))
     spec = RenderSpec(path=path, seconds=args.seconds or cfg.seconds, fps=args.fps or cfg.fps,
                       long_side=long_side, time_mode=args.time or cfg.time_mode,
                       frozen_frame=args.frame if args.frame is not None else cfg.frozen_frame,
                       arc_degrees=args.arc, fast_samples=cfg.fast_samples, keyframes=keys,
                       resize_camera_path=bool(args.long_side), outputs=tuple(args.outputs or ()),
-                      cutout_background=args.background)
+                      cutout_background=args.background, dataparser=dataparser)
     out = Path(args.output) if args.output else scene.project.renders_dir / f"{spec.path}.mp4"
     n = spec.frames if not args.camera_path else "the file's"
     size = f"{spec.long_side} px" if not args.camera_path or args.long_side else "the file's size"
@@ -477,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", choices=["frozen", "play", "bounce"], help="how time moves (default play)")
     p.add_argument("--frame", type=int, help="the frame shown with --time frozen")
     p.add_argument("--camera-path", help="render a camera-path JSON (ours or nerfstudio's) instead")
+    p.add_argument("--dataparser-transforms", metavar="FILE",
+                   help="a nerfstudio run's dataparser_transforms.json: camera paths are read in (and the one "
+                        "written beside the video is in) that run's frame, as its viewer and ns-render use")
     p.add_argument("--png", action="store_true", help="also write the frames as PNGs")
     p.add_argument("--outputs", nargs="+", choices=["depth", "cutout"],
                    help="also write depth (colour-mapped MP4 + 16-bit PNGs) and/or the subject cut-out "

@@ -18,6 +18,7 @@ from nerfie.recon.events import Cancelled, EventSink, Log, Progress, StageDone, 
 from nerfie.recon.fileio import atomic_path, read_json, write_json_atomic
 from nerfie.recon.project import Project
 from nerfie.recon.quality import path_check
+from nerfie.render.dataparser import DataparserTransform
 from nerfie.render.extra_outputs import ExtraOutputs, cutout_radius, h264_writer
 from nerfie.render.keyframes import Keyframe, keyframe_path
 from nerfie.render.paths import PathFrame, frame_times, intrinsics_for, make_path
@@ -39,6 +40,9 @@ class RenderSpec:
     resize_camera_path: bool = False
     outputs: tuple[str, ...] = ()  # beside RGB: "depth", "cutout" (render.extra_outputs)
     cutout_background: str = "white"  # the cut-out video's background (its PNGs are transparent)
+    # nerfstudio's training frame (render.dataparser): camera paths are read from and written in it, so a
+    # path drawn in nerfstudio's viewer lands where it was drawn and ours render in ns-render as here.
+    dataparser: DataparserTransform | None = None
 
     @property
     def frames(self) -> int:
@@ -108,20 +112,25 @@ def keyframes_from_json(scene: TrainedScene, data: dict | list) -> list[Keyframe
 
 
 def camera_path_json(scene: TrainedScene, frames: list[PathFrame], spec: RenderSpec) -> dict:
-    """nerfstudio's camera-path format (``camera_to_world`` row-major 4×4, OpenGL axes, data coordinates;
-    ``fov`` vertical in degrees; ``render_time`` in [0, 1]), plus our own ``nerfie`` block."""
+    """nerfstudio's camera-path format (``camera_to_world`` row-major 4×4, OpenGL axes; ``fov`` vertical
+    in degrees; ``render_time`` in [0, 1]), plus our own ``nerfie`` block. Cameras are in the data's
+    coordinates, or in nerfstudio's training frame when ``spec.dataparser`` is given (then recorded, so
+    that reading the file back needs nothing else)."""
     cam0 = frames[0].camera
     last = max(scene.num_frames - 1, 1)
+    frame = spec.dataparser or DataparserTransform()
     entries = []
     for f in frames:
         c = scene.to_data(f.camera)
-        entries.append({"camera_to_world": c.transform_matrix().reshape(-1).tolist(), "fov": c.fov_y_degrees,
+        c2w = frame.to_nerfstudio(c.transform_matrix())
+        entries.append({"camera_to_world": c2w.reshape(-1).tolist(), "fov": c.fov_y_degrees,
                         "aspect": c.width / c.height, "render_time": f.time / last})
     return {
         "camera_type": "perspective", "render_height": cam0.height, "render_width": cam0.width,
         "fps": spec.fps, "seconds": spec.seconds, "camera_path": entries,
         "nerfie": {"path": spec.path, "time_mode": spec.time_mode, "frozen_frame": spec.frozen_frame,
                    "arc_degrees": spec.arc_degrees,
+                   **({"dataparser_transform": frame.to_json()} if not frame.is_identity else {}),
                    **({"keyframes": keyframes_json(scene, spec.keyframes)} if spec.keyframes else {})},
     }
 
@@ -134,22 +143,32 @@ def _entry_camera(scene: TrainedScene, c2w: np.ndarray, fov_degrees: float, w: i
     return scene.from_data(Camera.from_transforms_frame(frame))
 
 
-def frames_from_camera_path(scene: TrainedScene, data: dict, long_side: int | None = None) -> list[PathFrame]:
-    """Read a camera path written by us or by nerfstudio's viewer."""
+def frames_from_camera_path(scene: TrainedScene, data: dict, long_side: int | None = None,
+                            dataparser: DataparserTransform | None = None) -> list[PathFrame]:
+    """Read a camera path written by us or by nerfstudio's viewer. Its cameras are in nerfstudio's
+    training frame ``dataparser`` when given, else in the frame the file records (ours), else in the
+    data's own coordinates."""
     try:
         w, h = int(data["render_width"]), int(data["render_height"])
         entries = data["camera_path"]
     except (KeyError, TypeError, ValueError) as exc:
         raise NerfieError("This camera-path file has no render size or camera_path list.",
                           "Use a file written by `nerfie render` or nerfstudio's viewer.") from exc
+    kind = data.get("camera_type", "perspective")
+    if kind != "perspective":
+        raise NerfieError(f"This camera path is for a {kind} camera; Nerfie renders perspective ones.",
+                          "Set the camera type to perspective in nerfstudio's render panel and save it again.")
+    recorded = (data.get("nerfie") or {}).get("dataparser_transform")
+    frame = dataparser or (DataparserTransform.from_json(recorded, "the camera path's dataparser_transform")
+                           if recorded else DataparserTransform())
     if long_side:
         s = long_side / max(w, h)
         w, h = max(2, round(w * s / 2) * 2), max(2, round(h * s / 2) * 2)
     out = []
     last = max(scene.num_frames - 1, 1)
     for e in entries:
-        cam = _entry_camera(scene, np.asarray(e["camera_to_world"], dtype=np.float64).reshape(4, 4),
-                            float(e.get("fov", 50.0)), w, h)
+        c2w = frame.from_nerfstudio(np.asarray(e["camera_to_world"], dtype=np.float64).reshape(4, 4))
+        cam = _entry_camera(scene, c2w, float(e.get("fov", 50.0)), w, h)
         out.append(PathFrame(cam, float(e.get("render_time", 0.0)) * last))
     if not out:
         raise NerfieError("The camera path is empty.")
@@ -206,8 +225,13 @@ def export(scene: TrainedScene, spec: RenderSpec, out: Path, camera_path: Path |
            on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False) -> Path:
     """Plan (or read) the path, write its camera-path JSON beside the video, render the video."""
     if camera_path is not None:
-        frames = frames_from_camera_path(scene, read_json(camera_path),
-                                         spec.long_side if spec.resize_camera_path else None)
+        data = read_json(camera_path)
+        if spec.dataparser is None and "keyframes" in data and "nerfie" not in data:
+            on_event(Log("render", "this camera path looks like one from nerfstudio's viewer: its cameras are in "
+                                   "nerfstudio's training frame; give that run's dataparser_transforms.json "
+                                   "(--dataparser-transforms) so it lands where it was drawn", "warning"))
+        frames = frames_from_camera_path(scene, data, spec.long_side if spec.resize_camera_path else None,
+                                         spec.dataparser)
     else:
         frames = plan(scene, spec)
         write_json_atomic(out.with_suffix(".camera_path.json"), camera_path_json(scene, frames, spec))

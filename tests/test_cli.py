@@ -152,4 +152,9 @@ def test_export_verbs_write_datasets_a_point_cloud_and_extra_render_outputs(smal
     assert {p.name for p in renders.glob("*.mp4")} == {"turntable.mp4", "turntable.depth.mp4", "turntable.cutout.mp4"}
     assert len(list((renders / "turntable.depth").glob("frame_*.png"))) == 2
     assert "turntable.cutout.mp4" in capsys.readouterr().out
+    bad = tmp_path / "dataparser_transforms.json"
+    bad.write_text('{"transform": [[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], "scale": 1.0}')
+    assert main(["render", root, "--camera-path", str(renders / "turntable.camera_path.json"),
+                 "--dataparser-transforms", str(bad), "-q"]) == 2
+    assert "not a rotation" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "nowhere"), "nerfies"]) == 2  # a clear one-line error, not a traceback

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from nerfie.recon.config import preset, with_overrides
+from nerfie.recon.errors import NerfieError
+from nerfie.render.dataparser import DataparserTransform
 from nerfie.render.export import RenderSpec, camera_path_json, export, frames_from_camera_path, plan, to_uint8
 from nerfie.render.paths import frame_times, make_path
 from nerfie.render.scene import TrainedScene, load_scene
@@ -91,6 +93,68 @@ def test_a_nerfstudio_written_camera_path_renders(scene: TrainedScene, tmp_path:
     bigger = export(scene, RenderSpec(fps=4, long_side=64, resize_camera_path=True), tmp_path / "ns64.mp4",
                     camera_path=path)
     assert video_shape(bigger) == (2, 48, 64)  # an explicit size rescales it, keeping the aspect
+
+
+def _nerfstudio_frame() -> DataparserTransform:
+    """A training frame as nerfstudio's auto-orient/centre/scale makes one: turned, moved and scaled."""
+    from nerfie.recon.rotations import axis_angle_matrix
+
+    rot = axis_angle_matrix(np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8]), 2.1)
+    return DataparserTransform.from_json({"transform": np.hstack([rot, [[0.4], [-1.2], [0.25]]]).tolist(),
+                                          "scale": 0.37})
+
+
+def test_a_path_written_in_nerfstudios_training_frame_round_trips_exactly(scene: TrainedScene) -> None:
+    frame = _nerfstudio_frame()
+    spec = RenderSpec(path="turntable", seconds=1, fps=6, long_side=64, dataparser=frame)
+    frames = plan(scene, spec)
+    data = json.loads(json.dumps(camera_path_json(scene, frames, spec)))
+    plain = camera_path_json(scene, frames, RenderSpec(path="turntable", seconds=1, fps=6, long_side=64))
+    assert data["camera_path"][0]["camera_to_world"] != plain["camera_path"][0]["camera_to_world"]
+    for back in (frames_from_camera_path(scene, data), frames_from_camera_path(scene, data, dataparser=frame)):
+        for a, b in zip(frames, back, strict=True):  # the file records its frame: read back, it is the same path
+            assert np.allclose(a.camera.position, b.camera.position, atol=1e-6)
+            assert np.allclose(a.camera.rotation, b.camera.rotation, atol=1e-6)
+            assert a.time == pytest.approx(b.time)
+
+
+def test_a_path_drawn_in_nerfstudios_viewer_lands_where_it_was_drawn(scene: TrainedScene, tmp_path: Path) -> None:
+    frame = _nerfstudio_frame()
+    rot, move = np.asarray(frame.transform)[:, :3], np.asarray(frame.transform)[:, 3]
+    drawn = []  # the input cameras as nerfstudio's viewer shows them: p' = s (R p + t), axes R·(OpenGL axes)
+    for cam in scene.cameras[:3]:
+        gl = scene.to_data(cam).transform_matrix()
+        c2w = np.eye(4)
+        c2w[:3, :3] = rot @ gl[:3, :3]
+        c2w[:3, 3] = frame.scale * (rot @ gl[:3, 3] + move)
+        drawn.append({"camera_to_world": c2w.reshape(-1).tolist(), "fov": cam.fov_y_degrees,
+                      "aspect": cam.width / cam.height, "render_time": 0.0})
+    ns = {"camera_type": "perspective", "render_height": scene.cameras[0].height,
+          "render_width": scene.cameras[0].width, "fps": 4, "seconds": 0.75, "camera_path": drawn,
+          "keyframes": []}
+    landed = frames_from_camera_path(scene, ns, dataparser=frame)
+    for cam, f in zip(scene.cameras[:3], landed, strict=True):
+        assert np.allclose(f.camera.position, cam.position, atol=1e-6)
+        assert np.allclose(f.camera.rotation, cam.rotation, atol=1e-6)
+    unmapped = frames_from_camera_path(scene, ns)  # without the transform it lands elsewhere: say so
+    assert not np.allclose(unmapped[0].camera.position, scene.cameras[0].position, atol=1e-2)
+    path = tmp_path / "drawn.json"
+    path.write_text(json.dumps(ns))
+    logs: list[str] = []
+    export(scene, RenderSpec(fps=4, long_side=32, resize_camera_path=True), tmp_path / "drawn.mp4", camera_path=path,
+           on_event=lambda e: logs.append(getattr(e, "message", "")))
+    assert any("dataparser_transforms.json" in m for m in logs)
+
+
+def test_camera_paths_nerfie_cannot_render_and_bad_frames_are_refused(scene: TrainedScene) -> None:
+    fisheye = {"camera_type": "fisheye", "render_height": 24, "render_width": 32,
+               "camera_path": [{"camera_to_world": np.eye(4).reshape(-1).tolist(), "fov": 50.0}]}
+    with pytest.raises(NerfieError, match="perspective"):
+        frames_from_camera_path(scene, fisheye)
+    with pytest.raises(NerfieError, match="rotation"):
+        DataparserTransform.from_json({"transform": [[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], "scale": 1.0})
+    with pytest.raises(NerfieError, match="scale"):
+        DataparserTransform.from_json({"transform": [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]]})
 
 
 def video_shape(path: Path) -> tuple[int, int, int]:
