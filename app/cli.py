@@ -289,7 +289,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         sink.close()
     print(f"Wrote {out}")
     for kind in spec.outputs:
-        print(f"Wrote {out.with_name(out.stem + '.' + kind + '.mp4')} and {out.with_name(out.stem + '.' + kind)}/")
+        pngs = f" and {out.with_name(out.stem + '.' + kind)}/" if kind != "compare" else ""
+        print(f"Wrote {out.with_name(out.stem + '.' + kind + '.mp4')}{pngs}")
     return 0
 
 
@@ -486,9 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a nerfstudio run's dataparser_transforms.json: camera paths are read in (and the one "
                         "written beside the video is in) that run's frame, as its viewer and ns-render use")
     p.add_argument("--png", action="store_true", help="also write the frames as PNGs")
-    p.add_argument("--outputs", nargs="+", choices=["depth", "cutout"],
-                   help="also write depth (colour-mapped MP4 + 16-bit PNGs) and/or the subject cut-out "
-                        "(RGBA PNGs + MP4) beside the video")
+    p.add_argument("--outputs", nargs="+", choices=["depth", "cutout", "compare"],
+                   help="also write depth (colour-mapped MP4 + 16-bit PNGs), the subject cut-out (RGBA PNGs + MP4) "
+                        "and/or compare (the input frame beside the render, best with --path input) beside the video")
     p.add_argument("--background", choices=["white", "black"], default="white",
                    help="the cut-out video's background (its PNGs are transparent; default white)")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])

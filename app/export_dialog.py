@@ -100,6 +100,7 @@ class ExportDialog(QDialog):
         self.fast.setChecked(rc.fast_samples)
         self.depth = QCheckBox("Depth (colour-mapped video and 16-bit PNGs)")
         self.cutout = QCheckBox("Subject cut-out (transparent PNGs and a video on")
+        self.compare = QCheckBox("Side by side with the input frames (best with the input camera path)")
         self.background = QComboBox()
         self.background.addItems(["white", "black"])
         cut_row = QHBoxLayout()
@@ -142,6 +143,7 @@ class ExportDialog(QDialog):
         form.addRow("Quality", self.fast)
         form.addRow("Also write", self.depth)
         form.addRow("", cut_row)
+        form.addRow("", self.compare)
         form.addRow("Point cloud", self.subject_only)
         form.addRow("Opacity at least", self.min_opacity)
         form.addRow("Mesh grid", self.mesh_cells)
@@ -170,8 +172,8 @@ class ExportDialog(QDialog):
                           long_side=self.resolution.value(), time_mode=self.time_mode.currentText(),
                           frozen_frame=self.frozen.value(), fast_samples=self.fast.isChecked(),
                           keyframes=self.keyframes if self.path.currentData() == "keyframes" else None,
-                          outputs=tuple(k for k, box in (("depth", self.depth), ("cutout", self.cutout))
-                                        if box.isChecked()),
+                          outputs=tuple(k for k, box in (("depth", self.depth), ("cutout", self.cutout),
+                                                         ("compare", self.compare)) if box.isChecked()),
                           cutout_background=self.background.currentText())
 
     def _kind_changed(self) -> None:
@@ -179,7 +181,7 @@ class ExportDialog(QDialog):
         kind = self.kind.currentData()
         video = kind == "video"
         for w in (self.path, self.seconds, self.fps, self.resolution, self.time_mode, self.fast, self.depth,
-                  self.cutout, self.background):
+                  self.cutout, self.background, self.compare):
             w.setEnabled(video)
         geometry = kind in ("pointcloud", "mesh")
         self.frozen.setEnabled(geometry or (video and self.time_mode.currentText() == "frozen"))

@@ -179,6 +179,20 @@ def to_uint8(rgb) -> np.ndarray:
     return (rgb.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
 
 
+def input_frames(scene: TrainedScene) -> Callable[[float], np.ndarray]:
+    """The input picture (RGB, uint8) of the frame nearest a fractional frame index."""
+    ds = scene.dataset
+    by_time = sorted(zip(ds.time_ids, ds.names, strict=True))
+    ids = np.array([t for t, _ in by_time])
+
+    def picture(time: float) -> np.ndarray:
+        _, name = by_time[int(np.argmin(np.abs(ids - time)))]
+        img = iio.imread(ds.root / ds.frames_dir / name)
+        return np.ascontiguousarray(img[..., :3]) if img.ndim == 3 else np.dstack([img] * 3)
+
+    return picture
+
+
 def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: int, png_dir: Path | None = None,
                  on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
                  samples: tuple[int, int] | None = None, outputs: tuple[str, ...] = (),
@@ -190,7 +204,8 @@ def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: i
     if outputs:
         ds = scene.dataset
         radius = cutout_radius(scene.focus, scene.subject_radius, (ds.background - ds.center) * ds.scale)
-        extra = ExtraOutputs(out, outputs, (w, h), fps, ds.scale, scene.focus, radius, cutout_background)
+        extra = ExtraOutputs(out, outputs, (w, h), fps, ds.scale, scene.focus, radius, cutout_background,
+                             input_frame=input_frames(scene))
     chunk = scene.project.config.render.chunk_rays
     t0 = time.perf_counter()
     with atomic_path(out) as tmp:
@@ -203,7 +218,7 @@ def render_video(scene: TrainedScene, frames: list[PathFrame], out: Path, fps: i
                 img = to_uint8(rendered["rgb"])
                 writer.send(np.ascontiguousarray(img))
                 if extra is not None:
-                    extra.add(k, f.camera, rendered, img)
+                    extra.add(k, f.camera, rendered, img, f.time)
                 if png_dir is not None:
                     with atomic_path(png_dir / f"frame_{k:05d}.png") as p:
                         iio.imwrite(p, img, extension=".png")

@@ -11,10 +11,14 @@ For a video ``renders/turntable.mp4``:
   The subject is what lies within a ball around the subject estimate (``recon.sfm.subject``) that
   reaches halfway to the static background (:func:`cutout_radius`), times the render's opacity: a
   selfie's room falls away and the person — head, neck and shoulders — stays.
+* ``compare``: ``turntable.compare.mp4`` — the input frame of the same moment (left) beside the render
+  (right), each at the render's size: with ``--path input`` it shows how the Nerfie holds up a little
+  off the filmed view, frame by frame.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from nerfie.recon.camera import Camera
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 
-OUTPUTS = ("depth", "cutout")
+OUTPUTS = ("depth", "cutout", "compare")
 DEPTH_LEVELS = 65535
 MIN_CUTOUT = 1.25  # × the subject (head) radius: the smallest ball that counts as the subject
 
@@ -68,6 +72,7 @@ class ExtraOutputs:
     focus: np.ndarray  # subject centre, normalised frame
     subject_radius: float  # the cut-out ball's radius, normalised frame (:func:`cutout_radius`)
     background: str = "white"
+    input_frame: Callable[[float], np.ndarray] | None = None  # compare: the input picture at a frame index
     _depth_range: tuple[float, float] | None = None
     _unit: float = 0.0
     _writers: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +87,8 @@ class ExtraOutputs:
         if "cutout" in self.outputs and not self.subject_radius > 0:
             raise NerfieError("This project has no subject estimate, so there is nothing to cut out.",
                               "Process the video again (the subject is found during `nerfie process`).")
+        if "compare" in self.outputs and self.input_frame is None:
+            raise NerfieError("There are no input frames to compare with.", "Render without the comparison.")
 
     def folder(self, kind: str) -> Path:
         return self.video.with_name(f"{self.video.stem}.{kind}")
@@ -89,19 +96,24 @@ class ExtraOutputs:
     def movie(self, kind: str) -> Path:
         return self.video.with_name(f"{self.video.stem}.{kind}.mp4")
 
-    def _writer(self, kind: str) -> Any:
+    def _writer(self, kind: str, size: tuple[int, int] | None = None) -> Any:
         if kind not in self._writers:
             ctx = atomic_path(self.movie(kind))
             tmp = ctx.__enter__()
             self._tmp.append((kind, ctx))
-            self._writers[kind] = h264_writer(tmp, self.size, self.fps)
+            self._writers[kind] = h264_writer(tmp, size or self.size, self.fps)
         return self._writers[kind]
 
-    def add(self, index: int, camera: Camera, out: dict[str, torch.Tensor], rgb: np.ndarray) -> None:
+    def add(self, index: int, camera: Camera, out: dict[str, torch.Tensor], rgb: np.ndarray,
+            time: float = 0.0) -> None:
         if "depth" in self.outputs:
             self._add_depth(index, out["depth"].double().cpu().numpy() / self.scale)
         if "cutout" in self.outputs:
             self._add_cutout(index, camera, out, rgb)
+        if "compare" in self.outputs and self.input_frame is not None:
+            w, h = self.size
+            shot = cv2.resize(self.input_frame(time), (w, h), interpolation=cv2.INTER_AREA)
+            self._writer("compare", (2 * w, h)).send(np.ascontiguousarray(np.hstack([shot, rgb])))
 
     def _add_depth(self, index: int, depth: np.ndarray) -> None:
         if self._depth_range is None:  # one range for the whole video, from its first frame

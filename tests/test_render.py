@@ -166,6 +166,35 @@ def video_shape(path: Path) -> tuple[int, int, int]:
     return sum(1 for _ in reader), h, w
 
 
+def _frames(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    return np.stack(list(iio.imiter(path)))
+
+
+def test_the_comparison_video_puts_the_input_frame_beside_the_render(scene: TrainedScene, tmp_path: Path) -> None:
+    import cv2
+    import imageio.v3 as iio
+
+    out = export(scene, RenderSpec(path="input", seconds=1.0, fps=4, long_side=48, outputs=("compare",)),
+                 tmp_path / "input.mp4")
+    side = _frames(tmp_path / "input.compare.mp4").astype(np.float64)
+    main_video = _frames(out).astype(np.float64)
+    n, h, w2, _ = side.shape
+    assert (n, h, w2) == (main_video.shape[0], main_video.shape[1], 2 * main_video.shape[2])
+    assert np.abs(side[:, :, w2 // 2:] - main_video).mean() < 3  # the right half is the render
+    ds = scene.dataset
+    for k, time in ((0, 0), (n - 1, max(ds.time_ids))):  # play: the first and last moments of the capture
+        name = ds.names[ds.time_ids.index(time)]
+        shot = cv2.resize(iio.imread(ds.root / ds.frames_dir / name)[..., :3], (w2 // 2, h),
+                          interpolation=cv2.INTER_AREA)
+        to_shot = np.abs(side[k, :, : w2 // 2] - shot).mean()
+        other = ds.names[ds.time_ids.index(max(ds.time_ids) - time)]  # the other end of the capture
+        to_other = np.abs(side[k, :, : w2 // 2] - cv2.resize(iio.imread(ds.root / ds.frames_dir / other)[..., :3],
+                                                             (w2 // 2, h), interpolation=cv2.INTER_AREA)).mean()
+        assert to_shot < 8 and to_shot < 0.5 * to_other  # the left half is that moment's input frame (H.264 aside)
+
+
 def _keyframes(scene: TrainedScene) -> list:
     from nerfie.render.keyframes import Keyframe
 
