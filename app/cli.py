@@ -288,9 +288,11 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         sink.close()
     print(f"Wrote {out}")
+    from nerfie.render.extra_outputs import movie_path
+
     for kind in spec.outputs:
         pngs = f" and {out.with_name(out.stem + '.' + kind)}/" if kind != "compare" else ""
-        print(f"Wrote {out.with_name(out.stem + '.' + kind + '.mp4')}{pngs}")
+        print(f"Wrote {movie_path(out, kind, spec.cutout_background)}{pngs}")
     return 0
 
 
@@ -490,8 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", nargs="+", choices=["depth", "cutout", "compare"],
                    help="also write depth (colour-mapped MP4 + 16-bit PNGs), the subject cut-out (RGBA PNGs + MP4) "
                         "and/or compare (the input frame beside the render, best with --path input) beside the video")
-    p.add_argument("--background", choices=["white", "black"], default="white",
-                   help="the cut-out video's background (its PNGs are transparent; default white)")
+    p.add_argument("--background", choices=["white", "black", "transparent"], default="white",
+                   help="the cut-out video's background: white, black (MP4) or transparent (a WebM with alpha); "
+                        "its PNGs are always transparent (default white)")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_render)

@@ -102,7 +102,7 @@ class ExportDialog(QDialog):
         self.cutout = QCheckBox("Subject cut-out (transparent PNGs and a video on")
         self.compare = QCheckBox("Side by side with the input frames (best with the input camera path)")
         self.background = QComboBox()
-        self.background.addItems(["white", "black"])
+        self.background.addItems(["white", "black", "transparent"])
         cut_row = QHBoxLayout()
         cut_row.addWidget(self.cutout)
         cut_row.addWidget(self.background)

@@ -7,7 +7,9 @@ For a video ``renders/turntable.mp4``:
   the distance along each pixel's ray in the project's ``transforms.json`` units, ``value × unit``,
   with ``unit`` in ``turntable.depth/depth.json``.
 * ``cutout``: ``turntable.cutout/frame_00000.png`` — RGBA, the subject opaque and everything else
-  transparent — and ``turntable.cutout.mp4`` with the subject on white or black (H.264 has no alpha).
+  transparent — and ``turntable.cutout.mp4`` with the subject on white or black (H.264 has no alpha),
+  or ``turntable.cutout.webm`` (VP9 with an alpha channel: browsers, Blender, DaVinci Resolve and
+  After Effects read it) for a transparent background.
   The subject is what lies within a ball around the subject estimate (``recon.sfm.subject``) that
   reaches halfway to the static background (:func:`cutout_radius`), times the render's opacity: a
   selfie's room falls away and the person — head, neck and shoulders — stays.
@@ -33,6 +35,7 @@ from nerfie.recon.errors import NerfieError
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 
 OUTPUTS = ("depth", "cutout", "compare")
+BACKGROUNDS = ("white", "black", "transparent")
 DEPTH_LEVELS = 65535
 MIN_CUTOUT = 1.25  # × the subject (head) radius: the smallest ball that counts as the subject
 
@@ -60,6 +63,24 @@ def h264_writer(path: Path, size: tuple[int, int], fps: int) -> Any:
     return writer
 
 
+def vp9_alpha_writer(path: Path, size: tuple[int, int], fps: int) -> Any:
+    """An imageio-ffmpeg VP9 (WebM, yuva420p: colour and alpha) writer for ``path``, taking RGBA frames."""
+    import imageio_ffmpeg
+
+    writer = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libvpx-vp9", pix_fmt_in="rgba",
+                                         pix_fmt_out="yuva420p", quality=None, bitrate=None,
+                                         ffmpeg_log_level="error", output_params=["-crf", "24", "-b:v", "0"],
+                                         macro_block_size=2)
+    writer.send(None)
+    return writer
+
+
+def movie_path(video: Path, kind: str, background: str = "white") -> Path:
+    """Where the ``kind`` movie of ``video`` goes (a WebM for a transparent cut-out, else an MP4)."""
+    suffix = ".webm" if kind == "cutout" and background == "transparent" else ".mp4"
+    return video.with_name(f"{video.stem}.{kind}{suffix}")
+
+
 @dataclass
 class ExtraOutputs:
     """Writers for the requested extra outputs of one video; ``add`` each rendered frame, then ``close``."""
@@ -82,8 +103,9 @@ class ExtraOutputs:
         unknown = [o for o in self.outputs if o not in OUTPUTS]
         if unknown:
             raise NerfieError(f"Unknown render output {unknown[0]!r}.", f"Use any of: {', '.join(OUTPUTS)}.")
-        if self.background not in ("white", "black"):
-            raise NerfieError(f"Unknown cut-out background {self.background!r}.", "Use white or black.")
+        if self.background not in BACKGROUNDS:
+            raise NerfieError(f"Unknown cut-out background {self.background!r}.",
+                              f"Use one of: {', '.join(BACKGROUNDS)}.")
         if "cutout" in self.outputs and not self.subject_radius > 0:
             raise NerfieError("This project has no subject estimate, so there is nothing to cut out.",
                               "Process the video again (the subject is found during `nerfie process`).")
@@ -94,14 +116,15 @@ class ExtraOutputs:
         return self.video.with_name(f"{self.video.stem}.{kind}")
 
     def movie(self, kind: str) -> Path:
-        return self.video.with_name(f"{self.video.stem}.{kind}.mp4")
+        return movie_path(self.video, kind, self.background)
 
     def _writer(self, kind: str, size: tuple[int, int] | None = None) -> Any:
         if kind not in self._writers:
             ctx = atomic_path(self.movie(kind))
             tmp = ctx.__enter__()
             self._tmp.append((kind, ctx))
-            self._writers[kind] = h264_writer(tmp, size or self.size, self.fps)
+            alpha = kind == "cutout" and self.background == "transparent"
+            self._writers[kind] = (vp9_alpha_writer if alpha else h264_writer)(tmp, size or self.size, self.fps)
         return self._writers[kind]
 
     def add(self, index: int, camera: Camera, out: dict[str, torch.Tensor], rgb: np.ndarray,
@@ -140,6 +163,9 @@ class ExtraOutputs:
         a8 = (alpha * 255 + 0.5).astype(np.uint8)
         with atomic_path(self.folder("cutout") / f"frame_{index:05d}.png") as p:
             iio.imwrite(p, np.dstack([rgb, a8]), extension=".png")
+        if self.background == "transparent":
+            self._writer("cutout").send(np.ascontiguousarray(np.dstack([rgb, a8])))
+            return
         bg = 255.0 if self.background == "white" else 0.0
         over = (rgb * alpha[..., None] + bg * (1 - alpha[..., None]) + 0.5).astype(np.uint8)
         self._writer("cutout").send(np.ascontiguousarray(over))

@@ -383,6 +383,25 @@ def test_the_cutout_of_exact_depth_is_the_true_subject_mask(tmp_path: Path) -> N
     assert iou > 0.8, iou
     assert (tmp_path / "v.cutout.mp4").exists()
 
+    # Transparent: a WebM whose alpha channel is the same cut-out (decoded by libvpx, which reads alpha).
+    clear = ExtraOutputs(tmp_path / "w.mp4", ("cutout",), (cam.width, cam.height), 1, ds.scale, focus, cut,
+                         background="transparent")
+    clear.add(0, cam, {"depth": depth, "acc": torch.ones_like(depth)}, rgb)
+    clear.close(ok=True)
+    assert not (tmp_path / "w.cutout.mp4").exists()
+    webm_alpha = _decode_rgba(tmp_path / "w.cutout.webm", cam.width, cam.height)[0, ..., 3] > 127
+    assert (webm_alpha == alpha).mean() > 0.98
+
+
+def _decode_rgba(path: Path, width: int, height: int) -> np.ndarray:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-c:v", "libvpx-vp9", "-i", str(path),
+                          "-f", "rawvideo", "-pix_fmt", "rgba", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 4)
+
 
 def test_a_cancelled_render_leaves_no_extra_videos(scene: TrainedScene, tmp_path: Path) -> None:
     from nerfie.recon.events import Cancelled
