@@ -142,4 +142,5 @@ def choose(user: NerfieConfig, seconds_per_step: Callable[[NerfieConfig], float 
     else:
         tier, cfg, sps, steps = best
     cfg = scale_schedule(with_overrides(cfg, {"train.minutes": budget_s / 60}), steps)
-    return AutoChoice(cfg, tier.name, sps, steps, timings)
+    # The schedule never plans fewer than 10 steps: the choice reports the steps it really planned.
+    return AutoChoice(cfg, tier.name, sps, cfg.train.steps, timings)

@@ -54,6 +54,9 @@ def test_timing_stops_at_the_first_size_that_does_not_fit() -> None:
 def test_the_smallest_size_is_kept_when_nothing_fits_and_a_size_out_of_memory_ends_the_ladder() -> None:
     hopeless = choose(preset("auto"), lambda cfg: 60.0, minutes=1)
     assert hopeless.tier == TIERS[0].name and len(hopeless.timings) == 2
+    # The budget buys no step at all; the schedule still plans its minimum, and the choice says so
+    # (the project's record and its config must agree, on a slow machine too).
+    assert hopeless.steps == hopeless.config.train.steps == 10
 
     def oom_above_small(cfg: NerfieConfig) -> float | None:
         return 0.001 if cfg.train.rays_per_batch <= 512 else None
