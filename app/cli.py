@@ -191,9 +191,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else _default_dir(base, Path.cwd())
     cfg = _config_from_args(args, out)
     kind = detect_dataset(source)
-    proj = _engine().import_dataset(source, out, cfg)
+    from nerfie.app.progress import TerminalProgress
+
+    sink = TerminalProgress(quiet=False)
+    try:
+        proj = _engine(sink).import_dataset(source, out, cfg, args.background, not args.full_res)
+    finally:
+        sink.close()
     print(f"Imported a {kind} dataset: {proj.detail('poses').registered} posed frames. "
           f"Project: {proj.root} — next: nerfie train {proj.root}")
+    for line in proj.detail("poses").report[1:]:
+        print(line)
     return 0
 
 
@@ -326,6 +334,36 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from nerfie.app.progress import TerminalProgress
+    from nerfie.recon.events import Cancelled
+
+    sink = TerminalProgress(quiet=args.quiet or args.json)
+    try:
+        with _CancelOnSigint() as cancel:
+            record = _engine(sink, cancel).evaluate(Path(args.project), args.split, args.device or "auto")
+    except Cancelled:
+        print("nerfie: eval cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    finally:
+        sink.close()
+    if args.json:
+        print(json.dumps(record))
+        return 0
+    m = record["mean"]
+    ms = f", MS-SSIM {m['ms_ssim']:.4f}" if m.get("ms_ssim") is not None else ""
+    lp = f", LPIPS ({record['lpips']['network']}) {m['lpips']:.4f}" if "lpips" in m else ""
+    w, h = record["resolution"]
+    print(f"{record['split']}: {record['views']} views at {w}×{h}, step {record['step']}: PSNR {m['psnr']:.2f} dB, "
+          f"SSIM {m['ssim']:.4f}{ms}{lp}")
+    if "skipped" in record["lpips"]:
+        print(f"LPIPS {record['lpips']['skipped']}")
+    print(f"Wrote {Path(args.project) / 'eval.json'}")
+    return 0
+
+
 def _sample_clip() -> Path:
     from importlib.resources import files
 
@@ -453,12 +491,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or report")
     p.set_defaults(func=_cmd_process)
 
-    p = sub.add_parser("import", help="posed dataset → project, skipping SfM: transforms.json, COLMAP "
-                                      "sparse/ + images/, or a Nerfies/HyperNeRF dataset folder")
-    p.add_argument("source", help="transforms.json (or its folder), COLMAP workspace, or Nerfies dataset folder")
+    p = sub.add_parser("import", help="posed dataset → project, skipping SfM: transforms.json, a D-NeRF / Blender "
+                                      "folder, COLMAP sparse/ + images/, or a Nerfies/HyperNeRF dataset folder")
+    p.add_argument("source", help="transforms.json (or its folder), D-NeRF folder (transforms_train.json …), "
+                                  "COLMAP workspace, or Nerfies dataset folder")
     p.add_argument("-o", "--output", help="project folder (default: <source folder>-nerfie beside it)")
     p.add_argument("--preset", choices=list(PRESETS))
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config value, e.g. train.steps=5000")
+    p.add_argument("--background", choices=["white", "black"], default="white",
+                   help="D-NeRF / Blender layout: composite the RGBA renders on this (default white, as the papers)")
+    p.add_argument("--full-res", action="store_true",
+                   help="D-NeRF / Blender layout: keep the renders' size (default: half, 400² as the papers)")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("train", help="train the Nerfie of a processed project (resumes from its checkpoint)")
@@ -516,6 +559,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("eval", help="score a split never trained on (D-NeRF's test views, or the held-out frames): "
+                                    "PSNR, SSIM, MS-SSIM, LPIPS if installed → PROJECT/eval.json")
+    p.add_argument("project", help="a trained project folder")
+    p.add_argument("--split", choices=["test", "val", "heldout"], default="test",
+                   help="test: the dataset's test split (D-NeRF); val/heldout: the frames held out of training")
+    p.add_argument("--json", action="store_true", help="print eval.json's content instead of a summary")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("run", help="video → poses → training → turntable MP4 in one go (resumable)")
     p.add_argument("source", nargs="?", help="video or photo folder (default: the bundled sample clip)")

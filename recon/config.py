@@ -72,6 +72,10 @@ class ModelConfig:
     appearance_code_dim: int = 8
     proposal_samples: tuple[int] = (256,)  # samples of the one proposal level (a list of one in files)
     shaded_samples: int = 48
+    # What a ray that passes through everything sees: "learned" (the colour of its last sample, the far
+    # shell of a room), or a fixed "white" / "black" backdrop (object captures such as D-NeRF's, whose
+    # background is empty: the model then needs no matter there, so it grows no floaters to paint it).
+    background: Literal["learned", "white", "black"] = "learned"
 
 
 @dataclass

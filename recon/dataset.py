@@ -12,7 +12,7 @@ Written after poses (from SfM or an importer) and read by the trainer and render
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +64,8 @@ class Dataset:
     up: np.ndarray
     background: np.ndarray  # raw world
     frames_dir: str = "frames"
+    test: list[int] = field(default_factory=list)  # kept aside for `nerfie eval` (D-NeRF's test split)
+    code_times: list[float] | None = None  # each code's moment in [0, 1] when the source gave real times
     subject_center: np.ndarray | None = None  # raw world; None: not estimated (a project from before)
     subject_radius: float = 0.0
     subject_source: str = ""
@@ -92,22 +94,31 @@ class Dataset:
 
 def write_dataset(root: Path, names: list[str], cameras: list[Camera], time_ids: list[int], scene_json: dict,
                   points: np.ndarray, colors: np.ndarray, background: np.ndarray, masks: bool,
-                  frames_dir: str = "frames") -> None:
-    """Write the dataset files listed in the module docstring (atomically, paths relative)."""
+                  frames_dir: str = "frames", splits: dict[str, list[int]] | None = None,
+                  code_times: list[float] | None = None) -> None:
+    """Write the dataset files listed in the module docstring (atomically, paths relative).
+
+    ``splits``: {"train", "val", "test"} frame indices given by the source (default: every
+    ``VAL_EVERY``-th frame held out); ``code_times``: each code's real moment (default: evenly spaced).
+    """
     n_codes = max(time_ids) + 1 if time_ids else 1
     tf = transforms_dict(cameras, [f"{frames_dir}/{n}" for n in names], ply_file_path="sparse_pc.ply")
     for f, n, t in zip(tf["frames"], names, time_ids, strict=True):
-        f["time"] = t / max(n_codes - 1, 1)
+        f["time"] = code_times[t] if code_times else t / max(n_codes - 1, 1)
         f["nerfie_id"] = t
         if masks and (root / "masks" / n).exists():
             f["mask_path"] = f"masks/{n}"
     write_json_atomic(root / "transforms.json", tf)
     write_ply(root / "sparse_pc.ply", points, colors)
     ids = [Path(n).stem for n in names]
-    val = [i for i in range(len(ids)) if i % VAL_EVERY == VAL_EVERY // 2] if len(ids) >= VAL_EVERY else []
+    if splits is None:
+        val = [i for i in range(len(ids)) if i % VAL_EVERY == VAL_EVERY // 2] if len(ids) >= VAL_EVERY else []
+        splits = {"train": [i for i in range(len(ids)) if i not in set(val)], "val": val, "test": []}
     write_json_atomic(root / "dataset.json", {
         "count": len(ids), "num_exemplars": len(ids), "ids": ids,
-        "train_ids": [ids[i] for i in range(len(ids)) if i not in set(val)], "val_ids": [ids[i] for i in val],
+        "train_ids": [ids[i] for i in splits["train"]], "val_ids": [ids[i] for i in splits.get("val", [])],
+        **({"test_ids": [ids[i] for i in splits["test"]]} if splits.get("test") else {}),
+        **({"code_times": list(code_times)} if code_times else {}),
     })
     write_json_atomic(root / "metadata.json", {
         i: {"warp_id": t, "appearance_id": t, "camera_id": 0} for i, t in zip(ids, time_ids, strict=True)
@@ -135,7 +146,8 @@ def load_dataset(root: Path) -> Dataset:
         train=[index[i] for i in ds["train_ids"] if i in index], val=[index[i] for i in ds["val_ids"] if i in index],
         center=np.asarray(scene["center"], dtype=np.float64), scale=float(scene["scale"]),
         near=float(scene["near"]), far=float(scene["far"]), up=np.asarray(scene["up"], dtype=np.float64),
-        background=bg, frames_dir=frames_dir,
+        background=bg, frames_dir=frames_dir, test=[index[i] for i in ds.get("test_ids", []) if i in index],
+        code_times=[float(t) for t in ds["code_times"]] if ds.get("code_times") else None,
     )
     subj = scene.get("subject")
     if subj:

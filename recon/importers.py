@@ -15,6 +15,7 @@ from nerfie.recon.camera import Camera, cameras_from_transforms
 from nerfie.recon.config import NerfieConfig
 from nerfie.recon.dataset import read_ply, write_dataset
 from nerfie.recon.errors import NerfieError
+from nerfie.recon.events import EventSink, ignore
 from nerfie.recon.fileio import read_json
 from nerfie.recon.ingest.frames import frame_name, write_pyramid
 from nerfie.recon.process import open_or_create
@@ -194,12 +195,16 @@ def import_nerfies(dataset_dir: str | Path, project_dir: str | Path, config: Ner
 
 
 def detect_dataset(source: str | Path) -> str | None:
-    """Which importer reads ``source``: "transforms", "colmap", "nerfies", or None (not a posed dataset)."""
+    """Which importer reads ``source``: "transforms", "blender" (D-NeRF), "colmap", "nerfies", or None."""
+    from nerfie.recon.import_blender import is_blender_layout
+
     src = Path(source)
     if src.is_file():
         return "transforms" if src.suffix == ".json" else None
     if not src.is_dir():
         return None
+    if is_blender_layout(src):
+        return "blender"
     if (src / "transforms.json").exists():
         return "transforms"
     if (src / "dataset.json").exists() and (src / "camera").is_dir():
@@ -217,10 +222,16 @@ def _colmap_model_dir(root: Path) -> Path | None:
     return None
 
 
-def import_dataset(source: str | Path, project_dir: str | Path, config: NerfieConfig) -> Project:
-    """Create a project from any posed dataset :func:`detect_dataset` recognises."""
+def import_dataset(source: str | Path, project_dir: str | Path, config: NerfieConfig, background: str = "white",
+                   half_res: bool = True, on_event: EventSink = ignore) -> Project:
+    """Create a project from any posed dataset :func:`detect_dataset` recognises (``background`` and
+    ``half_res``: the D-NeRF / Blender layout's compositing and size)."""
     src = Path(source)
     kind = detect_dataset(src)
+    if kind == "blender":
+        from nerfie.recon.import_blender import import_blender
+
+        return import_blender(src, project_dir, config, background, half_res, on_event)
     if kind == "transforms":
         return import_transforms(src if src.is_file() else src / "transforms.json", project_dir, config)
     if kind == "nerfies":
@@ -235,6 +246,7 @@ def import_dataset(source: str | Path, project_dir: str | Path, config: NerfieCo
                               "Put the images the model was made from in an images/ folder next to sparse/.")
         return import_colmap(model, images, project_dir, config)
     raise NerfieError(f"{src} is not a dataset with camera poses Nerfie can read.",
-                      "Give a transforms.json (nerfstudio / instant-ngp), a COLMAP workspace (sparse/ and "
+                      "Give a transforms.json (nerfstudio / instant-ngp), a D-NeRF folder (transforms_train.json …), "
+                      "a COLMAP workspace (sparse/ and "
                       "images/) or a Nerfies dataset folder (camera/, rgb/, dataset.json); for a video, "
                       "use `nerfie process`.")

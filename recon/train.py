@@ -408,7 +408,7 @@ class Trainer:
         return sorted({int(self.data.frame_ids[i]) for i in self.data.train})
 
     def save(self) -> Path:
-        self.model.fill_untrained_codes(self.trained_code_ids())
+        self.model.fill_untrained_codes(self.trained_code_ids(), self.dataset.code_times)
         with atomic_path(self.ckpt_path) as tmp:
             torch.save(self.state(), tmp)
         return self.ckpt_path
@@ -444,7 +444,7 @@ class Trainer:
         idx = indices if indices is not None else self.data.val
         if not idx:
             return mean_scores([])
-        self.model.fill_untrained_codes(self.trained_code_ids())
+        self.model.fill_untrained_codes(self.trained_code_ids(), self.dataset.code_times)
         self.model.eval()
         items = []
         masks = self.data.subject_masks
@@ -470,7 +470,7 @@ class Trainer:
         smooth = smoothed_cameras(cams)
         focus, _ = self.dataset.subject()
         batch = CameraBatch.stack(smooth, device=self.device)
-        self.model.fill_untrained_codes(self.trained_code_ids())
+        self.model.fill_untrained_codes(self.trained_code_ids(), self.dataset.code_times)
         self.model.eval()
         items = []
         masks = self.data.subject_masks

@@ -146,13 +146,14 @@ class Engine:
         with ThreadBudget("process"):
             return process(source, project_dir, config, self.on_event, self.controls.cancelled)
 
-    def import_dataset(self, source: Path, project_dir: Path, config: NerfieConfig) -> Project:
-        """A posed dataset (transforms.json, COLMAP, Nerfies) → project, no SfM."""
+    def import_dataset(self, source: Path, project_dir: Path, config: NerfieConfig, background: str = "white",
+                       half_res: bool = True) -> Project:
+        """A posed dataset (transforms.json, D-NeRF, COLMAP, Nerfies) → project, no SfM."""
         from nerfie.recon.importers import import_dataset
 
         if not source.exists():
             raise NerfieError(f"{source} does not exist.", "Check the path to the dataset.")
-        return import_dataset(source, project_dir, config)
+        return import_dataset(source, project_dir, config, background, half_res, self.on_event)
 
     def train(self, project_dir: Path, overrides: dict[str, object] | None = None, live: bool = True) -> dict:
         """Train (or resume) the project's model; view requests are answered between steps."""
@@ -219,6 +220,14 @@ class Engine:
         with ThreadBudget("render"):
             return export_mesh(scene, spec, out, self.on_event, self.controls.cancelled)
 
+    def evaluate(self, project_dir: Path | TrainedScene, split: str = "test", device: str = "auto") -> dict:
+        """Score a split the model never trained on (``render.evaluate``); writes ``eval.json``."""
+        from nerfie.render.evaluate import evaluate_split
+
+        scene = project_dir if isinstance(project_dir, TrainedScene) else self.load_scene(project_dir, device)
+        with ThreadBudget("render"):
+            return evaluate_split(scene, split, self.on_event, self.controls.cancelled)
+
     def run(self, source: Path | None, project_dir: Path, config: NerfieConfig,
             turntable: Callable[[TrainedScene], RenderSpec]) -> RunResult:
         """Video → poses → trained Nerfie → turntable MP4; each finished stage is kept and skipped on rerun."""
@@ -255,14 +264,15 @@ class Engine:
 class JobRequest:
     """One engine call, picklable, for a worker process: ``verb`` names the method."""
 
-    verb: str  # "process" | "import" | "train" | "export" | "export-dataset" | "export-point-cloud" | "export-mesh"
+    # "process" | "import" | "train" | "export" | "export-dataset" | "export-point-cloud" | "export-mesh" | "eval"
+    verb: str
     project: str
     source: str | None = None
     config: NerfieConfig | None = None
     overrides: dict | None = None
     spec: RenderSpec | None = None
     output: str | None = None
-    format: str | None = None  # export-dataset: "nerfstudio" | "nerfies"
+    format: str | None = None  # export-dataset: "nerfstudio" | "nerfies"; eval: the split
     point_cloud: PointCloudSpec | None = None  # export-point-cloud
     mesh: MeshSpec | None = None  # export-mesh
 
@@ -290,6 +300,9 @@ def execute(engine: Engine, req: JobRequest) -> str:
         return str(engine.export_dataset(project, req.format or "nerfstudio", Path(req.output) if req.output else None))
     if req.verb == "export-point-cloud":
         return str(engine.export_point_cloud(project, req.point_cloud, Path(req.output) if req.output else None))
+    if req.verb == "eval":
+        engine.evaluate(project, req.format or "test")
+        return str(project / "eval.json")
     if req.verb == "export-mesh":
         return str(engine.export_mesh(project, req.mesh, Path(req.output) if req.output else None))
     raise ValueError(f"unknown engine verb {req.verb!r}")

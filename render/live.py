@@ -22,7 +22,7 @@ def snapshot_scene(trainer: Trainer) -> TrainedScene:
     """A frozen copy of ``trainer``'s current weights as a scene; call from the training thread between steps."""
     with torch.no_grad():
         model = copy.deepcopy(trainer.model).eval()
-    model.fill_untrained_codes(trainer.trained_code_ids())
+    model.fill_untrained_codes(trainer.trained_code_ids(), trainer.dataset.code_times)
     return scene_from_model(trainer.project, trainer.dataset, model, trainer.device, trainer.step)
 
 

@@ -79,7 +79,7 @@ class NerfieModel(nn.Module):
         return ((1 - f) * w[0] + f * w[1]).expand(n, -1), ((1 - f) * a[0] + f * a[1]).expand(n, -1)
 
     @torch.no_grad()
-    def fill_untrained_codes(self, trained_ids: list[int]) -> None:
+    def fill_untrained_codes(self, trained_ids: list[int], times: list[float] | None = None) -> None:
         """Give every code no training ray ever reached (held-out frames) the blend of the nearest
         trained codes before and after it in time.
 
@@ -101,7 +101,8 @@ class NerfieModel(nn.Module):
                 if lo is None or hi is None:
                     table[i] = table[hi if lo is None else lo]
                 else:
-                    f = (i - lo) / (hi - lo)
+                    f = ((times[i] - times[lo]) / (times[hi] - times[lo]) if times and times[hi] > times[lo]
+                         else (i - lo) / (hi - lo))
                     table[i] = (1 - f) * table[lo] + f * table[hi]
 
     # ---- rendering --------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class NerfieModel(nn.Module):
         ac = appearance[:, None].expand(-1, n_fine, -1)
         rgb = self.template.color(geo, dirs[:, None].expand(-1, n_fine, -1), ac)
         w = weights_from_density(sigma, ft)
-        out = composite(rgb, w, fmid)
+        out = composite(rgb, w, fmid, self.cfg.background)
         out.update(weights=w, t_mid=fmid, x_obs=x_obs, fine_edges=fe, prop_edges=pe, prop_weights=pw)
         return out
 

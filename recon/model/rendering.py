@@ -73,9 +73,12 @@ def interlevel_loss(fine_edges: torch.Tensor, fine_w: torch.Tensor, prop_edges: 
     return ((w - outer).clamp_min(0) ** 2 / (w + 1e-7)).sum(-1).mean()
 
 
-def composite(rgb: torch.Tensor, weights: torch.Tensor, t_mid: torch.Tensor) -> dict[str, torch.Tensor]:
-    """RGB (remaining transmittance to the last sample's colour), expected depth and opacity."""
+def composite(rgb: torch.Tensor, weights: torch.Tensor, t_mid: torch.Tensor,
+              background: str = "learned") -> dict[str, torch.Tensor]:
+    """RGB (remaining transmittance to the last sample's colour, or to a white / black backdrop),
+    expected depth and opacity."""
     acc = weights.sum(-1)
-    color = (weights[..., None] * rgb).sum(-2) + (1 - acc)[..., None] * rgb[:, -1]
+    behind = rgb[:, -1] if background == "learned" else torch.full_like(rgb[:, -1], float(background == "white"))
+    color = (weights[..., None] * rgb).sum(-2) + (1 - acc)[..., None] * behind
     depth = (weights * t_mid).sum(-1) + (1 - acc) * t_mid[:, -1]
     return {"rgb": color, "depth": depth, "acc": acc}

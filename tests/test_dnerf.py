@@ -1,0 +1,194 @@
+"""D-NeRF / Blender-layout import and `nerfie eval`, on a small capture in that layout the tests make.
+
+The capture (``tests/dnerf_layout.py``) is the synthetic person as an object: RGBA renders with a clear
+background, three splits whose times interleave, ``camera_angle_x``, ``file_path`` without ``.png``.
+The real scenes (``../shared/data/dnerf_*``) are imported and scored by a slow test when present.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from dnerf_layout import make_dnerf_capture
+
+from nerfie.app.cli import main
+from nerfie.recon.config import preset, with_overrides
+from nerfie.recon.dataset import load_dataset
+from nerfie.recon.errors import NerfieError
+from nerfie.recon.importers import detect_dataset, import_dataset
+from nerfie.recon.model.nerfie import NerfieModel
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY = {"train.rays_per_batch": 256, "model.proposal_samples": [16], "model.shaded_samples": 12,
+        "train.checkpoint_every": 0, "train.eval_every": 0, "train.minutes": 0.0}
+
+
+@pytest.fixture(scope="module")
+def capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("dnerf")
+    facts = make_dnerf_capture(root / "scene", size=128)
+    return root / "scene", facts
+
+
+@pytest.fixture(scope="module")
+def project(capture: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src, _ = capture
+    return import_dataset(src, tmp_path_factory.mktemp("dnerf-proj") / "p", preset("cpu-preview")).root
+
+
+def test_the_layout_is_recognised_and_imported_at_half_resolution_on_white(capture: tuple[Path, dict],
+                                                                           project: Path) -> None:
+    src, _ = capture
+    assert detect_dataset(src) == "blender"
+    ds = load_dataset(project)
+    assert (ds.cameras[0].width, ds.cameras[0].height) == (64, 64)  # half of 128², as D-NeRF's configs
+    rgba = cv2.imread(str(src / "train" / "r_000.png"), cv2.IMREAD_UNCHANGED)
+    clear = cv2.resize(rgba, (64, 64), interpolation=cv2.INTER_AREA)[..., 3] == 0
+    frame = cv2.imread(str(project / "frames" / ds.names[0]))
+    assert clear.any() and (frame[clear] >= 254).all()  # where the render is clear: the white backdrop
+    mask = cv2.imread(str(project / "masks" / ds.names[0]), cv2.IMREAD_GRAYSCALE)
+    assert ((mask < 128) == ~clear).mean() > 0.95  # the object's mask is the alpha
+    from nerfie.recon.project import Project
+
+    assert Project.load(project).config.model.background == "white"  # recorded: the model renders it
+
+
+def test_the_splits_and_times_are_kept_and_the_test_views_are_never_trained_on(capture: tuple[Path, dict],
+                                                                              project: Path) -> None:
+    _, facts = capture
+    ds = load_dataset(project)
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (facts["splits"]["train"], facts["splits"]["val"],
+                                                          facts["splits"]["test"])
+    assert not set(ds.test) & set(ds.train) and not set(ds.val) & set(ds.train)
+    times = {s: sorted(ds.code_times[ds.time_ids[i]] for i in idx)  # type: ignore[index]
+             for s, idx in (("train", ds.train), ("val", ds.val), ("test", ds.test))}
+    for split, expected in facts["times"].items():
+        assert np.allclose(times[split], sorted(expected), atol=1e-9)
+    from nerfie.recon.train import load_train_data
+
+    data = load_train_data(ds, 1024, torch.device("cpu"))
+    assert set(data.train) == set(ds.train)  # training rays come from the train split only
+
+
+def test_the_object_is_the_subject_estimate(capture: tuple[Path, dict], project: Path) -> None:
+    ds = load_dataset(project)
+    centre, radius = ds.subject_center, ds.subject_radius
+    assert ds.subject_source.startswith("object masks")
+    for cam, name in zip(ds.cameras, ds.names, strict=True):
+        assert cam.forward @ (centre - cam.position) > radius  # in front of every camera, clear of it
+        obj = cv2.imread(str(project / "masks" / name), cv2.IMREAD_GRAYSCALE) < 128
+        ys, xs = np.nonzero(obj)
+        rays_o, rays_d = cam.pixels_to_rays(torch.tensor(np.stack([xs + 0.5, ys + 0.5], 1), dtype=torch.float64))
+        to_centre = centre - rays_o.numpy()
+        along = (to_centre * rays_d.numpy()).sum(1, keepdims=True)
+        miss = np.linalg.norm(to_centre - along * rays_d.numpy(), axis=1)
+        assert (miss <= radius * 1.001).all()  # every object pixel's ray passes through the object's ball
+
+
+def test_black_and_full_resolution_are_choices(capture: tuple[Path, dict], tmp_path: Path) -> None:
+    src, _ = capture
+    proj = import_dataset(src, tmp_path / "b", preset("cpu-preview"), background="black", half_res=False)
+    ds = load_dataset(proj.root)
+    assert ds.cameras[0].width == 128 and proj.config.model.background == "black"
+    rgba = cv2.imread(str(src / "train" / "r_000.png"), cv2.IMREAD_UNCHANGED)
+    assert (cv2.imread(str(proj.root / "frames" / ds.names[0]))[rgba[..., 3] == 0] <= 1).all()
+
+
+def test_a_code_between_trained_times_is_blended_by_time() -> None:
+    cfg = preset("cpu-preview").model
+    model = NerfieModel(cfg, 3)
+    with torch.no_grad():
+        model.warp_codes.weight.copy_(torch.tensor([[0.0] * cfg.warp_code_dim, [9.0] * cfg.warp_code_dim,
+                                                    [1.0] * cfg.warp_code_dim]))
+    model.fill_untrained_codes([0, 2], times=[0.0, 0.1, 1.0])  # code 1 sits at a tenth of the way
+    assert torch.allclose(model.warp_codes.weight[1], torch.full((cfg.warp_code_dim,), 0.1))
+
+
+def test_a_white_backdrop_is_what_an_empty_ray_shows() -> None:
+    from nerfie.recon.model.rendering import composite
+
+    rgb = torch.rand(4, 8, 3)
+    empty = torch.zeros(4, 8)
+    t = torch.linspace(0, 1, 8).expand(4, 8)
+    assert torch.allclose(composite(rgb, empty, t, "white")["rgb"], torch.ones(4, 3))
+    assert torch.allclose(composite(rgb, empty, t, "black")["rgb"], torch.zeros(4, 3))
+    assert torch.allclose(composite(rgb, empty, t, "learned")["rgb"], rgb[:, -1])
+
+
+def test_eval_scores_the_test_views_at_their_own_cameras_and_times(project: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from nerfie.recon.project import Project
+    from nerfie.recon.train import Trainer
+    from nerfie.render.evaluate import evaluate_split
+    from nerfie.render.scene import load_scene
+
+    proj = Project.load(project)
+    proj.config = with_overrides(proj.config, TINY)
+    proj.save()
+    Trainer(proj).run(steps=5)
+    assert main(["eval", str(project), "--split", "test", "-q"]) == 0
+    record = json.loads((project / "eval.json").read_text())
+    ds = load_dataset(project)
+    assert record["split"] == "test" and record["views"] == len(ds.test) == len(record["per_view"])
+    assert record["resolution"] == [64, 64] and "skipped" in record["lpips"]  # nothing downloaded
+    assert {v["frame"] for v in record["per_view"]} == {ds.names[i] for i in ds.test}
+    assert "test: 3 views at 64×64" in capsys.readouterr().out
+
+    # A perfect renderer scores the cap; a flat grey one scores each view's own PSNR, then their mean.
+    scene = load_scene(project, "cpu")
+    asked: list[tuple[int, float]] = []
+
+    def truth(cam, time, chunk=4096, samples=None):  # type: ignore[no-untyped-def]
+        k = next(i for i, c in enumerate(scene.cameras) if np.allclose(c.position, cam.position))
+        asked.append((k, time))
+        img = cv2.cvtColor(cv2.imread(str(project / "frames" / ds.names[k])), cv2.COLOR_BGR2RGB)
+        return {"rgb": torch.from_numpy(img).float() / 255}
+
+    scene.render = truth  # type: ignore[method-assign]
+    perfect = evaluate_split(scene, "test", write=False)
+    assert perfect["mean"]["psnr"] >= 99 and perfect["mean"]["ssim"] == pytest.approx(1.0)
+    assert sorted(asked) == sorted((i, float(ds.time_ids[i])) for i in ds.test)  # own camera, own time
+    gray = torch.full((64, 64, 3), 0.5)
+    scene.render = lambda cam, time, **kw: {"rgb": gray}  # type: ignore[method-assign]
+    off = evaluate_split(scene, "test", write=False)
+    frames = [torch.from_numpy(cv2.cvtColor(cv2.imread(str(project / "frames" / ds.names[i])),
+                                            cv2.COLOR_BGR2RGB)).float() / 255 for i in ds.test]
+    expected = np.mean([-10 * np.log10(float(((gray - f) ** 2).mean())) for f in frames])
+    assert off["mean"]["psnr"] == pytest.approx(expected, abs=1e-4)  # per-view PSNR, then the mean
+
+
+def test_eval_of_a_split_the_project_lacks_says_what_to_use(tmp_path: Path) -> None:
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.synth import SynthSpec, generate
+    from nerfie.recon.train import Trainer
+
+    generate(tmp_path / "cap", SynthSpec(frames=6, width=32, height=32, heldout=0, seed=1))
+    proj = import_transforms(tmp_path / "cap" / "transforms.json", tmp_path / "p",
+                             with_overrides(preset("cpu-preview"), TINY))
+    Trainer(proj).run(steps=2)
+    with pytest.raises(NerfieError, match="no test views"):
+        from nerfie.render.evaluate import evaluate_split
+        from nerfie.render.scene import load_scene
+
+        evaluate_split(load_scene(proj.root, "cpu"), "test")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scene", ["hook", "mutant"])
+def test_the_real_dnerf_scenes_import_and_score_their_20_test_views(scene: str, tmp_path: Path) -> None:
+    src = SHARED / f"dnerf_{scene}"
+    if not src.exists():
+        pytest.skip(f"{src} is absent (the D-NeRF scenes are not shipped with Nerfie)")
+    proj = import_dataset(src, tmp_path / scene, with_overrides(preset("cpu-preview"), TINY))
+    ds = load_dataset(proj.root)
+    assert len(ds.test) == 20 and ds.cameras[0].width == 400
+    from nerfie.recon.train import Trainer
+
+    Trainer(proj).run(steps=5)
+    assert main(["eval", str(proj.root), "-q"]) == 0
+    assert json.loads((proj.root / "eval.json").read_text())["views"] == 20
