@@ -198,9 +198,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
         proj = _engine(sink).import_dataset(source, out, cfg, args.background, not args.full_res)
     finally:
         sink.close()
-    print(f"Imported a {kind} dataset: {proj.detail('poses').registered} posed frames. "
+    label = {"blender": "D-NeRF / Blender"}.get(kind or "", kind)
+    print(f"Imported a {label} dataset: {proj.detail('poses').registered} posed frames. "
           f"Project: {proj.root} — next: nerfie train {proj.root}")
-    for line in proj.detail("poses").report[1:]:
+    for line in proj.detail("poses").report[1:] if kind != "blender" else proj.detail("poses").report:
         print(line)
     return 0
 

@@ -12,6 +12,7 @@ for the focal length, ``file_path`` without its ``.png``, the RGBA images resize
 * the alpha channel is the object's mask (``masks/``), and the object — not an optical-axes point —
   is the subject estimate: the rays through each mask's centre meet at it, and its radius is the
   largest mask extent seen at that distance;
+* the model trains at the imported size (the test views are scored at it);
 * the backdrop (white, or black) is recorded in the project's config (``model.background``), so the
   model renders it as a backdrop rather than growing floaters to paint it.
 """
@@ -30,7 +31,7 @@ from nerfie.recon.camera import Camera
 from nerfie.recon.config import NerfieConfig, with_overrides
 from nerfie.recon.dataset import write_dataset
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.events import EventSink, Progress, ignore
+from nerfie.recon.events import EventSink, Log, Progress, ignore
 from nerfie.recon.fileio import atomic_path, read_json
 from nerfie.recon.ingest.frames import frame_name, write_pyramid
 from nerfie.recon.process import open_or_create
@@ -123,7 +124,7 @@ def import_blender(root: str | Path, project_dir: str | Path, config: NerfieConf
             raise NerfieError(f"{path} has no camera_angle_x or frames.", "Use the dataset's own files.") from exc
         entries += [(split, f, angle) for f in frames]
     if not all("time" in f for _, f, _ in entries):
-        on_event(Progress("import", 0, len(entries), "no per-frame time: a static scene"))
+        on_event(Log("import", "The frames carry no time: imported as one moment (a static scene).", "warning"))
     config = with_overrides(config, {"model.background": background})
     proj = open_or_create(Path(project_dir), None, config)
     proj.config = config  # a re-import takes this run's backdrop
@@ -162,9 +163,20 @@ def import_blender(root: str | Path, project_dir: str | Path, config: NerfieConf
     subject = _object_estimate([cams[i] for i in splits["train"]], [alphas[i] for i in splits["train"]])
     hull = _sphere(subject.center, subject.radius)
     scene = normalize_scene(dict(zip(names, cams, strict=True)), hull, [[] for _ in hull], None, subject)
-    write_dataset(proj.root, names, cams, time_ids, scene.to_json(), hull, np.full((len(hull), 3), 128, np.uint8),
+    scene_json = scene.to_json()
+    # The object is all there is (the backdrop is empty): rays need samples only across its ball, not
+    # from a tenth of the way out as a selfie's room-filled views do.
+    depths = np.array([float(c.forward @ (subject.center - c.position)) for c in cams])
+    scene_json["near"] = 0.9 * max(float(depths.min()) - subject.radius, 0.05 * float(depths.min())) * scene.scale
+    scene_json["far"] = 1.1 * (float(depths.max()) + subject.radius) * scene.scale
+    write_dataset(proj.root, names, cams, time_ids, scene_json, hull, np.full((len(hull), 3), 128, np.uint8),
                   np.zeros((0, 3)), masks=True, splits=splits, code_times=times if len(times) > 1 else None)
     w, h = cams[0].width, cams[0].height
+    if proj.config.train.max_image_side < max(w, h):
+        # Scored at the imported size, so trained at it: a step costs the same at any image size (rays
+        # are drawn per pixel); a half-size pyramid level would only blur what the test views show.
+        proj.config = with_overrides(proj.config, {"train.max_image_side": max(w, h)})
+        proj.save()
     proj.set_stage("ingest", "done", names=names, decoded=len(names), source_kind="dnerf", rejected_blurry=0,
                    rejected_duplicate=0, size=[w, h], fps=0.0, duration=0.0, rotation=0, dark=False, seconds=0.0)
     counts = ", ".join(f"{len(splits[s])} {s}" for s in SPLITS if splits[s])

@@ -43,4 +43,9 @@ def project_summary(root: Path) -> dict[str, Any]:
         "evaluations": [{"step": e.step, "psnr": _finite(e.psnr), "psnr_subject": _finite(e.psnr_subject),
                          "ssim": _finite(e.ssim)} for e in evals],
     }
+    scored = proj.root / "eval.json"  # `nerfie eval`'s record (render.evaluate), without its per-view rows
+    if scored.exists():
+        from nerfie.recon.fileio import read_json
+
+        out["eval"] = {k: v for k, v in read_json(scored).items() if k != "per_view"}
     return out

@@ -37,3 +37,16 @@ def small_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("capture")
     generate(out, SynthSpec(frames=24, width=96, height=80, heldout=3, seed=3))
     return out
+
+
+@pytest.fixture(scope="session")
+def static_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 12-frame 96x80 static synthetic capture (exact depth) and its imported project."""
+    from nerfie.recon.config import preset
+    from nerfie.recon.importers import import_transforms
+    from nerfie.recon.synth import SynthSpec, generate
+
+    root = tmp_path_factory.mktemp("static")
+    generate(root / "cap", SynthSpec(frames=12, width=96, height=80, heldout=0, seed=4, variant="static"))
+    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", preset("cpu-preview"))
+    return root / "cap", proj.root

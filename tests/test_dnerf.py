@@ -55,7 +55,9 @@ def test_the_layout_is_recognised_and_imported_at_half_resolution_on_white(captu
     assert ((mask < 128) == ~clear).mean() > 0.95  # the object's mask is the alpha
     from nerfie.recon.project import Project
 
-    assert Project.load(project).config.model.background == "white"  # recorded: the model renders it
+    config = Project.load(project).config
+    assert config.model.background == "white"  # recorded: the model renders it
+    assert config.train.max_image_side >= 64  # trained at the size it is scored at
 
 
 def test_the_splits_and_times_are_kept_and_the_test_views_are_never_trained_on(capture: tuple[Path, dict],
@@ -138,6 +140,8 @@ def test_eval_scores_the_test_views_at_their_own_cameras_and_times(project: Path
     assert record["resolution"] == [64, 64] and "skipped" in record["lpips"]  # nothing downloaded
     assert {v["frame"] for v in record["per_view"]} == {ds.names[i] for i in ds.test}
     assert "test: 3 views at 64×64" in capsys.readouterr().out
+    assert main(["info", str(project), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["eval"]["mean"]["psnr"] == pytest.approx(record["mean"]["psnr"])
 
     # A perfect renderer scores the cap; a flat grey one scores each view's own PSNR, then their mean.
     scene = load_scene(project, "cpu")

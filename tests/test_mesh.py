@@ -14,16 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from exact_scene import exact_scene
 
 from nerfie.recon.config import preset, with_overrides
-from nerfie.recon.dataset import load_dataset
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.importers import import_transforms
-from nerfie.recon.model.nerfie import NerfieModel
-from nerfie.recon.synth import SynthSpec, generate
 from nerfie.recon.synth.scene import ELLIPSOIDS
 from nerfie.render.mesh import Mesh, MeshSpec, export_mesh, extract_mesh, mesh_bytes, read_mesh_ply
-from nerfie.render.scene import TrainedScene, scene_from_model
+from nerfie.render.scene import TrainedScene
 
 HEAD_RADIUS = 0.115  # the skull's largest semi-axis (recon.synth.scene)
 
@@ -58,33 +56,15 @@ def _winding_number(mesh: Mesh, point: np.ndarray) -> float:
     return float(2 * np.arctan2(num, den).sum() / (4 * np.pi))
 
 
-@pytest.fixture(scope="module")
-def static_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("mesh")
-    generate(root / "cap", SynthSpec(frames=12, width=96, height=80, heldout=0, seed=4, variant="static"))
-    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", preset("cpu-preview"))
-    return root / "cap", proj.root
-
-
 def _exact_scene(capture: Path, project_root: Path) -> TrainedScene:
     """A scene whose density is the subject's true shape and whose renders are the exact depth."""
-    from nerfie.recon.project import Project
-
-    proj = Project.load(project_root)
-    ds = load_dataset(project_root)
-    scene = scene_from_model(proj, ds, NerfieModel(proj.config.model, ds.num_codes), torch.device("cpu"), 0)
-    depth = torch.from_numpy(np.load(capture / "depth.npy")).double() * ds.scale
-
-    def render(cam, time, chunk=4096, samples=None):  # type: ignore[no-untyped-def]
-        view = next(k for k, c in enumerate(scene.cameras) if np.allclose(c.position, cam.position))
-        return {"depth": depth[view], "acc": torch.ones_like(depth[view]),
-                "rgb": torch.full((*depth[view].shape, 3), 0.5)}
+    scene = exact_scene(capture, project_root)
+    ds = scene.dataset
 
     def density(points: torch.Tensor, time: float) -> torch.Tensor:
         data = points.double().numpy() / ds.scale + ds.center
         return torch.from_numpy(1000.0 / (1 + np.exp(_gap(data) / 0.02))).float()  # a smooth step at the surface
 
-    scene.render = render  # type: ignore[method-assign]
     scene.density = density  # type: ignore[method-assign]
     scene.color = lambda x, d, t: torch.full((len(x), 3), 0.25)  # type: ignore[method-assign]
     return scene

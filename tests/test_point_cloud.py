@@ -12,15 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from exact_scene import exact_scene
 
 from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.dataset import load_dataset, read_ply
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.importers import import_transforms
-from nerfie.recon.model.nerfie import NerfieModel
-from nerfie.recon.synth import SynthSpec, generate
 from nerfie.render.point_cloud import PointCloudSpec, export_point_cloud, fuse_point_cloud
-from nerfie.render.scene import TrainedScene, scene_from_model
 
 
 def _truth(capture: Path, project_root: Path) -> np.ndarray:
@@ -37,36 +35,9 @@ def _nearest(points: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return torch.cat([torch.cdist(c, t).min(1).values for c in p.split(2048)]).numpy()
 
 
-@pytest.fixture(scope="module")
-def static_capture(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("pc")
-    generate(root / "cap", SynthSpec(frames=12, width=96, height=80, heldout=0, seed=4, variant="static"))
-    proj = import_transforms(root / "cap" / "transforms.json", root / "proj", preset("cpu-preview"))
-    return root / "cap", proj.root
-
-
-def _exact_scene(capture: Path, project_root: Path) -> TrainedScene:
-    """A scene whose renders are the capture's exact depth and colour (stands in for a perfect model)."""
-    from nerfie.recon.project import Project
-
-    proj = Project.load(project_root)
-    ds = load_dataset(project_root)
-    scene = scene_from_model(proj, ds, NerfieModel(proj.config.model, ds.num_codes), torch.device("cpu"), 0)
-    depth = torch.from_numpy(np.load(capture / "depth.npy")).double() * ds.scale  # normalised-frame distances
-
-    def render(cam, time, chunk=4096, samples=None):  # type: ignore[no-untyped-def]
-        view = next(k for k, c in enumerate(scene.cameras) if np.allclose(c.position, cam.position))
-        assert (cam.width, cam.height) == (scene.cameras[view].width, scene.cameras[view].height)
-        return {"depth": depth[view], "acc": torch.ones_like(depth[view]),
-                "rgb": torch.full((*depth[view].shape, 3), 0.5)}
-
-    scene.render = render  # type: ignore[method-assign]
-    return scene
-
-
 def test_fused_points_from_exact_depth_lie_on_the_true_surface(static_capture: tuple[Path, Path]) -> None:
     capture, root = static_capture
-    scene = _exact_scene(capture, root)
+    scene = exact_scene(capture, root)
     points, colours = fuse_point_cloud(scene, PointCloudSpec(long_side=96, max_views=4))
     truth = _truth(capture, root)
     extent = float(np.ptp(truth, axis=0).max())
@@ -76,7 +47,7 @@ def test_fused_points_from_exact_depth_lie_on_the_true_surface(static_capture: t
 
 def test_the_subject_only_cloud_keeps_the_masked_person(static_capture: tuple[Path, Path]) -> None:
     capture, root = static_capture
-    scene = _exact_scene(capture, root)
+    scene = exact_scene(capture, root)
     whole, _ = fuse_point_cloud(scene, PointCloudSpec(long_side=96, max_views=4))
     subject, _ = fuse_point_cloud(scene, PointCloudSpec(long_side=96, max_views=4, subject_only=True))
     centre = np.asarray(__import__("json").loads((capture / "capture.json").read_text())["subject_center"])
@@ -85,7 +56,7 @@ def test_the_subject_only_cloud_keeps_the_masked_person(static_capture: tuple[Pa
 
 
 def test_a_frame_outside_the_capture_is_refused(static_capture: tuple[Path, Path]) -> None:
-    scene = _exact_scene(*static_capture)
+    scene = exact_scene(*static_capture)
     with pytest.raises(NerfieError, match="does not exist"):
         fuse_point_cloud(scene, PointCloudSpec(frame=999))
 

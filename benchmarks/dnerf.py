@@ -1,0 +1,92 @@
+"""Nerfie on the D-NeRF scenes beside the published rows.
+
+    .venv/bin/python benchmarks/dnerf.py [--scenes hook mutant] [--minutes 10] [--preset cpu-preview] [--keep DIR]
+
+For each scene in ../shared/data/dnerf_<scene> (skipped with the reason when absent): ``nerfie import``
+(the papers' protocol: half resolution, 400², on white; the test split kept aside), ``nerfie train``
+for a wall-clock budget, ``nerfie eval --split test`` (20 views at their own cameras and times). One
+table: Nerfie's PSNR / SSIM / MS-SSIM, steps, steps/min and minutes, then the published rows of the
+same protocol (400², white) read from ../shared/data/README.md, so the two can be read side by side.
+The 800²-on-black rows there are a different protocol and are not printed beside ours.
+
+Peers run on this machine (K-Planes' nerfstudio plugin, nerfstudio's dynamic method) are not part
+of this script yet: see RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from pathlib import Path
+
+from nerfie.recon.config import preset, with_overrides
+from nerfie.recon.device import configure_threads
+from nerfie.recon.training_history import read_history
+from nerfie.render.engine import Engine
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def published_rows(scene: str) -> list[tuple[str, str, str]]:
+    """(method, "PSNR / SSIM / LPIPS", protocol) rows of the 400²-on-white protocol for ``scene``."""
+    readme = DATA / "README.md"
+    if not readme.exists():
+        return []
+    col = {"hook": 1, "mutant": 2}[scene]
+    rows = []
+    for line in readme.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 6 and re.match(r"^[\d.*]+ / ", cells[col].replace("**", "")) and "400²" in cells[3]:
+            rows.append((cells[0], cells[col].replace("**", ""), cells[4]))
+    return rows
+
+
+def one(scene: str, root: Path, minutes: float, preset_name: str) -> dict | None:
+    src = DATA / f"dnerf_{scene}"
+    if not src.exists():
+        print(f"{scene}: skipped ({src} absent)")
+        return None
+    engine = Engine()
+    project = root / f"{scene}-nerfie"
+    cfg = with_overrides(preset(preset_name), {"train.minutes": minutes})
+    engine.import_dataset(src, project, cfg)
+    t0 = time.perf_counter()
+    engine.train(project, live=False)
+    train_min = (time.perf_counter() - t0) / 60
+    record = engine.evaluate(project, "test")
+    steps = max((getattr(e, "step", 0) for e in read_history(project)), default=0)
+    return {"scene": scene, "record": record, "steps": steps, "minutes": train_min}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenes", nargs="+", default=["hook", "mutant"])
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--preset", default="cpu-preview")
+    ap.add_argument("--keep", type=Path, help="keep the projects here")
+    args = ap.parse_args()
+    configure_threads()
+    tmp = tempfile.TemporaryDirectory(prefix="nerfie-dnerf-")
+    root = args.keep or Path(tmp.name)
+    root.mkdir(parents=True, exist_ok=True)
+    results = [r for s in args.scenes if (r := one(s, root, args.minutes, args.preset))]
+    print("\n| scene | method | PSNR / SSIM (MS-SSIM) | steps | steps/min | training | protocol |")
+    print("|---|---|---|---:|---:|---|---|")
+    for r in results:
+        m = r["record"]["mean"]
+        ms = f" ({m['ms_ssim']:.4f})" if m.get("ms_ssim") is not None else ""
+        print(f"| {r['scene']} | **Nerfie** ({args.preset}) | {m['psnr']:.2f} / {m['ssim']:.4f}{ms} | {r['steps']} | "
+              f"{r['steps'] / max(r['minutes'], 1e-9):.0f} | {r['minutes']:.1f} min, this CPU | 400², white |")
+        for method, cell, trained in published_rows(r["scene"]):
+            print(f"| {r['scene']} | {method} (published) | {cell} | | | {trained} | 400², white |")
+    print(json.dumps([{k: v for k, v in r.items() if k != "record"} | {"mean": r["record"]["mean"]}
+                      for r in results]))
+    if args.keep is None:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
