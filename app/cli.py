@@ -344,7 +344,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     sink = TerminalProgress(quiet=args.quiet or args.json)
     try:
         with _CancelOnSigint() as cancel:
-            record = _engine(sink, cancel).evaluate(Path(args.project), args.split, args.device or "auto")
+            record = _engine(sink, cancel).evaluate(Path(args.project), args.split, args.device or "auto",
+                                                    images=not args.no_images)
     except Cancelled:
         print("nerfie: eval cancelled; nothing was written.", file=sys.stderr)
         return 130
@@ -361,7 +362,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
           f"SSIM {m['ssim']:.4f}{ms}{lp}")
     if "skipped" in record["lpips"]:
         print(f"LPIPS {record['lpips']['skipped']}")
-    print(f"Wrote {Path(args.project) / 'eval.json'}")
+    print(f"Wrote {Path(args.project) / 'eval.json'}"
+          + (f" and {Path(args.project) / record['images']} (each image beside its render)" if "images" in record
+             else ""))
     return 0
 
 
@@ -567,6 +570,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["test", "val", "heldout"], default="test",
                    help="test: the dataset's test split (D-NeRF); val/heldout: the frames held out of training")
     p.add_argument("--json", action="store_true", help="print eval.json's content instead of a summary")
+    p.add_argument("--no-images", action="store_true",
+                   help="do not write eval/<split>/<frame> (each image beside its render)")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"])
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=_cmd_eval)

@@ -220,13 +220,15 @@ class Engine:
         with ThreadBudget("render"):
             return export_mesh(scene, spec, out, self.on_event, self.controls.cancelled)
 
-    def evaluate(self, project_dir: Path | TrainedScene, split: str = "test", device: str = "auto") -> dict:
-        """Score a split the model never trained on (``render.evaluate``); writes ``eval.json``."""
+    def evaluate(self, project_dir: Path | TrainedScene, split: str = "test", device: str = "auto",
+                 images: bool = True) -> dict:
+        """Score a split the model never trained on (``render.evaluate``); writes ``eval.json`` (and each
+        view beside its render under ``eval/``, with ``images``)."""
         from nerfie.render.evaluate import evaluate_split
 
         scene = project_dir if isinstance(project_dir, TrainedScene) else self.load_scene(project_dir, device)
         with ThreadBudget("render"):
-            return evaluate_split(scene, split, self.on_event, self.controls.cancelled)
+            return evaluate_split(scene, split, self.on_event, self.controls.cancelled, images=images)
 
     def run(self, source: Path | None, project_dir: Path, config: NerfieConfig,
             turntable: Callable[[TrainedScene], RenderSpec]) -> RunResult:

@@ -24,12 +24,13 @@ import torch
 
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Progress, StageDone, ignore
-from nerfie.recon.fileio import write_json_atomic
+from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.quality import psnr_of, ssim_of
 from nerfie.render.scene import TrainedScene
 
 SPLITS = ("test", "val", "heldout")
 EVAL_RECORD = "eval.json"
+EVAL_IMAGES = "eval"  # eval/<split>/<frame>: the image (left) and the render (right)
 MS_SSIM_MIN_SIDE = 161  # pytorch-msssim: five scales of an 11-px window need > (11 - 1) · 2⁴ pixels
 
 
@@ -80,8 +81,9 @@ def _mean(values: list[float]) -> float | None:
 
 
 def evaluate_split(scene: TrainedScene, split: str = "test", on_event: EventSink = ignore,
-                   cancelled: Callable[[], bool] = lambda: False, write: bool = True) -> dict:
-    """Render and score every view of ``split``; writes ``eval.json`` into the project (``write``)."""
+                   cancelled: Callable[[], bool] = lambda: False, write: bool = True, images: bool = True) -> dict:
+    """Render and score every view of ``split``; writes ``eval.json`` into the project (``write``) and
+    each view as ``eval/<split>/<frame>``: the image and the render side by side (``images``), to look at."""
     idx = split_indices(scene, split)
     ds = scene.dataset
     lpips_fn, lpips_name = lpips_metric()
@@ -103,6 +105,10 @@ def evaluate_split(scene: TrainedScene, split: str = "test", on_event: EventSink
         if lpips_fn is not None:
             view["lpips"] = lpips_fn(pred, gt)
         views.append(view)
+        if write and images:
+            pair = (torch.cat([gt, pred], dim=1).numpy() * 255 + 0.5).astype(np.uint8)
+            with atomic_path(scene.project.root / EVAL_IMAGES / split / ds.names[i]) as tmp:
+                cv2.imwrite(str(tmp), cv2.cvtColor(pair, cv2.COLOR_RGB2BGR))
         on_event(Progress("eval", k + 1, len(idx), f"{split} view {k + 1}: {view['psnr']:.2f} dB"))
     mean = {m: _mean([v[m] for v in views]) for m in ("psnr", "ssim", "ms_ssim", *(["lpips"] if lpips_fn else []))}
     record = {
@@ -112,6 +118,7 @@ def evaluate_split(scene: TrainedScene, split: str = "test", on_event: EventSink
         "psnr_mean": "per-view PSNR, then their mean (as the published tables)",
         "lpips": {"network": lpips_name} if lpips_fn else {"skipped": lpips_name},
         "seconds": round(time.perf_counter() - t0, 1),
+        **({"images": f"{EVAL_IMAGES}/{split}/"} if write and images else {}),
         "per_view": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in view.items()}
                      for view in views],
     }

@@ -139,6 +139,9 @@ def test_eval_scores_the_test_views_at_their_own_cameras_and_times(project: Path
     assert record["split"] == "test" and record["views"] == len(ds.test) == len(record["per_view"])
     assert record["resolution"] == [64, 64] and "skipped" in record["lpips"]  # nothing downloaded
     assert {v["frame"] for v in record["per_view"]} == {ds.names[i] for i in ds.test}
+    pair = cv2.imread(str(project / record["images"] / ds.names[ds.test[0]]))
+    assert pair.shape == (64, 128, 3)  # the image and the render side by side, to look at
+    assert np.abs(pair[:, :64].astype(int) - cv2.imread(str(project / "frames" / ds.names[ds.test[0]]))).max() <= 1
     assert "test: 3 views at 64×64" in capsys.readouterr().out
     assert main(["info", str(project), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["eval"]["mean"]["psnr"] == pytest.approx(record["mean"]["psnr"])
