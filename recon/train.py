@@ -57,6 +57,7 @@ from nerfie.recon.thread_budget import ThreadBudget
 from nerfie.recon.training_history import TrainingHistory
 
 EVAL_VIEWS_DURING_TRAINING = 5  # held-out views scored at each of training's evaluations (all at the end)
+EVAL_SIDE_DURING_TRAINING = 256  # and at most this size (the final report scores at the training size)
 CHECKPOINT = "latest.pt"
 AUTOTUNE_RECORD = "autotune.json"  # what the auto preset timed and picked, beside project.json
 QUALITY_RECORD = "quality.json"  # the last training run's held-out and view-consistency scores
@@ -440,8 +441,10 @@ class Trainer:
         """Held-out PSNR (whole frame) of ``indices`` (default the validation frames)."""
         return self.evaluate_scores(indices).psnr
 
-    def evaluate_scores(self, indices: list[int] | None = None) -> Scores:
-        """Held-out PSNR whole and on the subject, and SSIM, each frame at its own camera and time."""
+    def evaluate_scores(self, indices: list[int] | None = None, max_side: int | None = None) -> Scores:
+        """Held-out PSNR whole and on the subject, and SSIM, each frame at its own camera and time;
+        ``max_side``: at an integer reduction of the training size whose long side fits it (a cheap
+        point on training's curve), else at the training size."""
         idx = indices if indices is not None else self.data.val
         if not idx:
             return mean_scores([])
@@ -449,13 +452,26 @@ class Trainer:
         self.model.eval()
         items = []
         masks = self.data.subject_masks
+        H, W = self.data.images.shape[1:3]
+        f = max(1, math.ceil(max(W, H) / max_side)) if max_side and self.data.camera_list is not None else 1
         for i in idx:
-            H, W = self.data.images.shape[1:3]
-            out = render_camera(self.model, self.data.cameras, i, W, H, int(self.data.frame_ids[i]), self.data.near,
-                                self.data.far, self.alpha(self.step))
             gt = self.data.images[i].float() / 255
+            sub = masks[i] if masks is not None else None
+            if f == 1:
+                out = render_camera(self.model, self.data.cameras, i, W, H, int(self.data.frame_ids[i]),
+                                    self.data.near, self.data.far, self.alpha(self.step))
+            else:
+                cam = self.data.camera_list[i].scaled(f)
+                out = render_camera(self.model, CameraBatch.stack([cam], device=self.device), 0, cam.width,
+                                    cam.height, int(self.data.frame_ids[i]), self.data.near, self.data.far,
+                                    self.alpha(self.step))
+                gt = torch.nn.functional.interpolate(gt.permute(2, 0, 1)[None], size=(cam.height, cam.width),
+                                                     mode="area")[0].permute(1, 2, 0)
+                if sub is not None:
+                    sub = torch.nn.functional.interpolate(sub[None, None].float(), size=(cam.height, cam.width),
+                                                          mode="area")[0, 0] > 0.5
             pred = out["rgb"].clamp(0, 1)
-            sub = masks[i].to(pred.device) if masks is not None else None
+            sub = sub.to(pred.device) if sub is not None else None
             items.append((psnr_of(pred, gt), psnr_of(pred, gt, sub) if sub is not None else float("nan"),
                           ssim_of(pred.cpu(), gt.cpu())))
         self.model.train()
@@ -559,11 +575,11 @@ class Trainer:
                 if t.checkpoint_every and self.step % t.checkpoint_every == 0:
                     self.save()
                 if t.eval_every and self.step % t.eval_every == 0 and self.data.val:
-                    # The curve's points score a few held-out views spread over the clip: a D-NeRF val split
-                    # (20 views at 400²) scored in full every time would eat a CPU budget's steps. The final
-                    # report scores them all.
+                    # The curve's points score a few held-out views spread over the clip, at a reduced size: a
+                    # D-NeRF val split (20 views at 400²) scored in full every time would eat most of a CPU
+                    # budget's steps. The final report scores them all, at the training size.
                     few = self.data.val[:: max(1, math.ceil(len(self.data.val) / EVAL_VIEWS_DURING_TRAINING))]
-                    sc = self.evaluate_scores(few)
+                    sc = self.evaluate_scores(few, EVAL_SIDE_DURING_TRAINING)
                     evaluated = (self.step, sc.psnr)
                     self.on_event(EvalResult(self.step, sc.psnr, len(few), sc.psnr_subject, sc.ssim))
         finally:

@@ -335,3 +335,29 @@ def test_the_model_is_framed_on_the_subject_estimate(tiny_capture: Path, tmp_pat
     center, _ = tr.dataset.subject()
     assert tr.dataset.subject_source == "subject masks"
     assert np.allclose(tr.model.template.center.cpu().numpy(), center, atol=1e-6)
+
+
+def test_trainings_evaluations_score_a_few_views_small_and_the_final_report_all_at_full_size(
+        tiny_capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nerfie.recon.train as train_module
+    from nerfie.recon.events import EvalResult
+
+    proj = make_project(tiny_capture, tmp_path / "p", **{"train.eval_every": 2})
+    events: list[object] = []
+    tr = Trainer(proj, events.append)
+    tr.data.val = list(range(8))  # a val split larger than training's evaluations take
+    sizes: list[tuple[int, int]] = []
+    real = train_module.render_camera
+    monkeypatch.setattr(train_module, "EVAL_SIDE_DURING_TRAINING", 20)
+
+    def spy(model, cams, i, w, h, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sizes.append((w, h))
+        return real(model, cams, i, w, h, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "render_camera", spy)
+    tr.run(steps=2)
+    evals = [e for e in events if isinstance(e, EvalResult)]
+    during, final = evals[0], evals[-1]
+    assert during.step == 2 and during.frames == 4 and final.frames == 8
+    assert sizes[:4] == [(20, 20)] * 4  # the curve's point: 4 of the 8 views, at half the 40² training size
+    assert sizes[4:12] == [(40, 40)] * 8  # the final report: every view, full size
