@@ -75,6 +75,20 @@ def mean_scores(items: list[tuple[float, float, float]]) -> Scores:
                   float(np.mean(ss)) if ss else float("nan"), len(items))
 
 
+def is_filmed_path(cameras: list[Camera]) -> bool:
+    """Do the cameras follow one another like a video's? Then a step between consecutive frames is
+    short against the distance between two frames taken at random (median ratio ~3/n along a path:
+    0.06 for 100 frames, 0.7 for 8); views in no order, as D-NeRF's that jump around a sphere, give
+    ~1 (0.91 on hook), and smoothing those makes no sense."""
+    if len(cameras) < 3:
+        return False
+    pos = np.stack([c.position for c in cameras])
+    pairs = np.linalg.norm(pos[:, None] - pos[None], axis=-1)[np.triu_indices(len(pos), 1)]
+    steps = np.linalg.norm(np.diff(pos, axis=0), axis=1)
+    typical = float(np.median(pairs))
+    return typical > 0 and float(np.median(steps)) < 0.8 * typical
+
+
 # ---- smoothed cameras ------------------------------------------------------------------------------
 
 

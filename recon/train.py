@@ -45,6 +45,7 @@ from nerfie.recon.project import Project
 from nerfie.recon.quality import (
     Scores,
     consistency_frames,
+    is_filmed_path,
     mean_scores,
     plane_homography,
     psnr_of,
@@ -482,7 +483,7 @@ class Trainer:
         subject plane's homography (``recon.quality``); whole frame where the frame has data, and the
         subject region. Frames spread over the whole clip, trained and held out alike."""
         cams = self.data.camera_list
-        if cams is None or len(cams) < 3:
+        if cams is None or not is_filmed_path(cams):  # photo sets, D-NeRF's jumping views: nothing to smooth
             return mean_scores([])
         smooth = smoothed_cameras(cams)
         focus, _ = self.dataset.subject()

@@ -143,3 +143,13 @@ def test_paths_ignore_cameras_that_panned_away_and_keep_the_turntable_to_the_see
     assert max(azimuths) - min(azimuths) == pytest.approx(1.5 * arc, abs=0.5)
     orbit = make_path("orbit-mild", seen + away, subject, UP, 12, 64)
     assert max(np.linalg.norm(c.position - np.array([0.0, -0.6, 0.0])) for c in orbit) < 0.1
+
+
+def test_only_a_filmed_path_is_smoothed_for_view_consistency() -> None:
+    from nerfie.recon.quality import is_filmed_path
+    from nerfie.recon.synth import SynthSpec, camera_path
+
+    video = camera_path(SynthSpec(frames=30, width=32, height=32))
+    assert is_filmed_path(video)
+    jumping = [video[i] for i in np.random.default_rng(0).permutation(len(video))]  # D-NeRF: views out of order
+    assert not is_filmed_path(jumping)
