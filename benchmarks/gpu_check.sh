@@ -14,3 +14,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 "$PY" benchmarks/train_synthetic.py --minutes 2 --size 256 --preset gpu-standard --runs dynamic \
     --set train.mixed_precision=false
 "$PY" benchmarks/train_synthetic.py --minutes 2 --size 256 --runs dynamic-auto
+# The D-NeRF issue's GPU figure: hook and mutant, 5 minutes each, gpu-standard (goal: the published TiNeuVox-B
+# row, 31.45 / 33.61 dB). The scenes are never copied into the repository: point NERFIE_SHARED_DATA at the
+# folder holding dnerf_hook/ and dnerf_mutant/ (default ../shared/data); absent scenes are skipped, with the reason.
+"$PY" benchmarks/dnerf.py --scenes hook mutant --minutes 5 --preset gpu-standard

@@ -76,6 +76,12 @@ class ModelConfig:
     # shell of a room), or a fixed "white" / "black" backdrop (object captures such as D-NeRF's, whose
     # background is empty: the model then needs no matter there, so it grows no floaters to paint it).
     background: Literal["learned", "white", "black"] = "learned"
+    # The ball the grids resolve finely (mapped to the grid's inner half; everything outside is contracted):
+    # "cameras" reaches 0.6 of the way to the furthest camera (a selfie: the head and the arm's length
+    # around it, whose surroundings are part of the picture); "object" is the subject's own ball with a
+    # margin (a bounded object on an empty backdrop, e.g. D-NeRF's: nothing else is there, and a ball
+    # reaching the cameras would spend most of the grid's cells on empty air around it).
+    fine_ball: Literal["cameras", "object"] = "cameras"
 
 
 @dataclass
@@ -93,6 +99,10 @@ class TrainConfig:
     hash_start_levels: int = 4  # with model.hash_anneal: levels on at step 0, all on at warp_anneal_steps
     max_image_side: int = 1024  # train on the pyramid level whose long side fits this
     background_points: int = 4096  # background-loss points per step
+    # Share of each batch's rays drawn from subject-mask pixels (the rest uniformly over all pixels). An object
+    # on an empty backdrop fills a fifth of the frame; uniform rays spend most of a short budget on a white
+    # the model learns in a few hundred steps. 0 = uniform (every pixel weighs the same, as Nerfies).
+    subject_ray_fraction: float = 0.0
     elastic_weight: float = 1e-3
     background_weight: float = 1e-1
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"

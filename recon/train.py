@@ -59,6 +59,8 @@ from nerfie.recon.training_history import TrainingHistory
 
 EVAL_VIEWS_DURING_TRAINING = 5  # held-out views scored at each of training's evaluations (all at the end)
 EVAL_SIDE_DURING_TRAINING = 256  # and at most this size (the final report scores at the training size)
+OBJECT_BALL_MARGIN = 1.2  # model.fine_ball = "object": the subject's radius times this (its estimate is a bound
+# from the masks' extents, and the contraction outside still holds whatever pokes out)
 CHECKPOINT = "latest.pt"
 AUTOTUNE_RECORD = "autotune.json"  # what the auto preset timed and picked, beside project.json
 QUALITY_RECORD = "quality.json"  # the last training run's held-out and view-consistency scores
@@ -175,7 +177,7 @@ def render_camera(model: NerfieModel, cameras: CameraBatch, index: int, width: i
     dev = cameras.intrinsics.device
     v, u = torch.meshgrid(torch.arange(height, device=dev) + 0.5, torch.arange(width, device=dev) + 0.5, indexing="ij")
     px = torch.stack([u, v], -1).reshape(-1, 2).float()
-    rgb, depth, acc = [], [], []
+    rgb, depth, surface, acc = [], [], [], []
     with torch.no_grad():
         for s in range(0, px.shape[0], chunk):
             p = px[s:s + chunk]
@@ -189,9 +191,10 @@ def render_camera(model: NerfieModel, cameras: CameraBatch, index: int, width: i
                                n_fine=samples[1] if samples else None)
             rgb.append(out["rgb"])
             depth.append(out["depth"])
+            surface.append(out["surface"])
             acc.append(out["acc"])
     return {"rgb": torch.cat(rgb).reshape(height, width, 3), "depth": torch.cat(depth).reshape(height, width),
-            "acc": torch.cat(acc).reshape(height, width)}
+            "surface": torch.cat(surface).reshape(height, width), "acc": torch.cat(acc).reshape(height, width)}
 
 
 class Trainer:
@@ -232,11 +235,8 @@ class Trainer:
         self.data = data
         torch.manual_seed(self.cfg.train.seed)
         self.model = NerfieModel(self.cfg.model, self.dataset.num_codes).to(self.device)
-        focus, _ = self.dataset.subject()
-        radius = fine_ball_radius(self.dataset.normalized_cameras(), focus)
-        # The ball of fine resolution holds the subject and half the way to the cameras; the
-        # cameras themselves (and the empty space around them) sit in the contracted shell.
-        self.model.set_framing(torch.tensor(focus), 0.6 * radius)
+        focus, subject_radius = self.dataset.subject()
+        self.model.set_framing(torch.tensor(focus), self.fine_radius(focus, subject_radius))
         self.optimizer = self._optimizer()
         self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)
         self.step = 0
@@ -244,6 +244,26 @@ class Trainer:
         self._budget, self._t0, self._p0 = 0.0, 0.0, 0.0
         self.lr_scale = 1.0
         self.nan_steps = 0
+        self.subject_pixels = self._subject_pixels()
+
+    def _subject_pixels(self) -> torch.Tensor | None:
+        """Flat indices (image · H · W + y · W + x) of the training images' subject pixels, the pool
+        ``train.subject_ray_fraction`` draws from; None when that is off or there are no masks."""
+        masks = self.data.subject_masks
+        if self.cfg.train.subject_ray_fraction <= 0 or masks is None:
+            return None
+        keep = torch.zeros(len(masks), dtype=torch.bool)
+        keep[self.data.train] = True
+        flat = torch.nonzero((masks & keep[:, None, None]).flatten()).flatten()
+        return flat.to(self.device) if len(flat) else None
+
+    def fine_radius(self, focus: np.ndarray, subject_radius: float) -> float:
+        """Radius of the finely resolved ball around ``focus`` (``model.fine_ball``)."""
+        if self.cfg.model.fine_ball == "object" and subject_radius > 0:
+            return OBJECT_BALL_MARGIN * subject_radius
+        # The ball holds the subject and part of the way to the cameras; the cameras themselves (and
+        # the empty space around them) sit in the contracted shell.
+        return 0.6 * fine_ball_radius(self.dataset.normalized_cameras(), focus)
 
     # ---- the auto preset ------------------------------------------------------------------------------
 
@@ -328,6 +348,11 @@ class Trainer:
         H, W = d.images.shape[1:3]
         yy = torch.randint(0, H, (R,), device=self.device, generator=self.generator)
         xx = torch.randint(0, W, (R,), device=self.device, generator=self.generator)
+        pix = self.subject_pixels
+        k = round(min(max(self.cfg.train.subject_ray_fraction, 0.0), 1.0) * R) if pix is not None else 0
+        if k > 0:
+            flat = pix[torch.randint(0, len(pix), (k,), device=self.device, generator=self.generator)]
+            img[:k], yy[:k], xx[:k] = flat // (H * W), flat // W % H, flat % W
         px = torch.stack([xx, yy], -1).float() + 0.5
         o, dirs = d.cameras.rays(img, px)
         target = d.images[img, yy, xx].float() / 255.0

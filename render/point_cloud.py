@@ -2,7 +2,7 @@
 
 Every input camera is rendered at the chosen frame's time (the deformation of that frame: the cloud
 is the scene *as it was then*, in that frame's observation space), and each pixel the model is sure
-of (opacity ≥ ``min_opacity``) becomes a point at its expected depth. Points are in the project's data
+of (opacity ≥ ``min_opacity``) becomes a point at its surface (median) depth. Points are in the project's data
 coordinates (its ``transforms.json`` world, same units and axes), thinned on a voxel grid so views
 that see the same surface do not stack duplicates. ``subject_only`` keeps the pixels the project's
 subject masks mark as the person, for a cut-out of the subject without the room.
@@ -78,7 +78,7 @@ def fuse_point_cloud(scene: TrainedScene, spec: PointCloudSpec, on_event: EventS
                                   "Export the whole scene, or process the video with masks on.")
             keep &= mask
         px = small.pixel_centers(dtype=torch.float64)[torch.from_numpy(keep)]
-        dist = out["depth"].double().cpu()[torch.from_numpy(keep)]
+        dist = out["surface"].double().cpu()[torch.from_numpy(keep)]
         points.append(small.unproject(px, dist).numpy())
         colours.append((out["rgb"].clamp(0, 1).cpu().numpy()[keep] * 255 + 0.5).astype(np.uint8))
         on_event(Progress("export", k + 1, len(views), "point cloud: rendering depth of the input views"))

@@ -24,7 +24,7 @@ def exact_scene(capture: Path, project_root: Path) -> TrainedScene:
     def render(cam, time, chunk=4096, samples=None):  # type: ignore[no-untyped-def]
         view = next(k for k, c in enumerate(scene.cameras) if np.allclose(c.position, cam.position))
         assert (cam.width, cam.height) == (scene.cameras[view].width, scene.cameras[view].height)
-        return {"depth": depth[view], "acc": torch.ones_like(depth[view]),
+        return {"depth": depth[view], "surface": depth[view], "acc": torch.ones_like(depth[view]),
                 "rgb": torch.full((*depth[view].shape, 3), 0.5)}
 
     scene.render = render  # type: ignore[method-assign]

@@ -92,6 +92,54 @@ def test_the_object_is_the_subject_estimate(capture: tuple[Path, dict], project:
         assert (miss <= radius * 1.001).all()  # every object pixel's ray passes through the object's ball
 
 
+def test_an_object_project_resolves_the_object_and_draws_half_its_rays_on_it(project: Path, tmp_path: Path) -> None:
+    """On an empty backdrop the grids' fine ball is the object's own (not the way to the cameras), and half
+    of each batch comes from the training images' object pixels (the rest uniform, the backdrop included)."""
+    import shutil
+
+    from nerfie.recon.project import Project
+    from nerfie.recon.sfm.normalize import fine_ball_radius
+    from nerfie.recon.train import OBJECT_BALL_MARGIN, Trainer
+
+    copy = tmp_path / "p"
+    shutil.copytree(project, copy)
+    proj = Project.load(copy)
+    proj.config = with_overrides(proj.config, TINY)
+    proj.save()
+    assert proj.config.model.fine_ball == "object" and proj.config.train.subject_ray_fraction == 0.5
+    trainer = Trainer(proj)
+    ds = load_dataset(copy)
+    focus, radius = ds.subject()
+    assert float(trainer.model.template.radius) == pytest.approx(OBJECT_BALL_MARGIN * radius)
+    assert OBJECT_BALL_MARGIN * radius < 0.6 * fine_ball_radius(ds.normalized_cameras(), focus)
+
+    masks = trainer.data.subject_masks
+    assert masks is not None
+    drawn: list[tuple[torch.Tensor, torch.Tensor]] = []
+    rays = trainer.data.cameras.rays
+    trainer.data.cameras.rays = lambda img, px: (drawn.append((img, px)), rays(img, px))[1]  # type: ignore
+    for _ in range(20):
+        trainer.sample_batch()
+    img = torch.cat([i for i, _ in drawn])
+    px = torch.cat([p for _, p in drawn]).long()
+    on_object = masks[img, px[:, 1], px[:, 0]].float().mean()
+    coverage = masks[ds.train].float().mean()
+    assert set(img.tolist()) <= set(ds.train)  # never a test or val view
+    assert on_object == pytest.approx(0.5 + 0.5 * coverage, abs=0.03)  # half drawn on it, half uniform
+
+    proj.config = with_overrides(proj.config, {"train.subject_ray_fraction": 0.0})
+    proj.save()
+    uniform = Trainer(proj)
+    drawn.clear()
+    rays = uniform.data.cameras.rays
+    uniform.data.cameras.rays = lambda img, px: (drawn.append((img, px)), rays(img, px))[1]  # type: ignore
+    for _ in range(20):
+        uniform.sample_batch()
+    img = torch.cat([i for i, _ in drawn])
+    px = torch.cat([p for _, p in drawn]).long()
+    assert masks[img, px[:, 1], px[:, 0]].float().mean() == pytest.approx(coverage, abs=0.03)
+
+
 def test_black_and_full_resolution_are_choices(capture: tuple[Path, dict], tmp_path: Path) -> None:
     src, _ = capture
     proj = import_dataset(src, tmp_path / "b", preset("cpu-preview"), background="black", half_res=False)
