@@ -100,8 +100,9 @@ class TrainConfig:
     max_image_side: int = 1024  # train on the pyramid level whose long side fits this
     background_points: int = 4096  # background-loss points per step
     # Share of each batch's rays drawn from subject-mask pixels (the rest uniformly over all pixels). An object
-    # on an empty backdrop fills a fifth of the frame; uniform rays spend most of a short budget on a white
-    # the model learns in a few hundred steps. 0 = uniform (every pixel weighs the same, as Nerfies).
+    # on an empty backdrop fills a fifth of the frame, and uniform rays spend most of a short budget on the
+    # backdrop. Measured on D-NeRF hook (RESULTS.md): 0.5 gives a sharper object but a haze of floaters over
+    # the backdrop, which costs more than it gains; so 0 = uniform (every pixel weighs the same, as Nerfies).
     subject_ray_fraction: float = 0.0
     elastic_weight: float = 1e-3
     background_weight: float = 1e-1

@@ -125,8 +125,7 @@ def import_blender(root: str | Path, project_dir: str | Path, config: NerfieConf
         entries += [(split, f, angle) for f in frames]
     if not all("time" in f for _, f, _ in entries):
         on_event(Log("import", "The frames carry no time: imported as one moment (a static scene).", "warning"))
-    config = with_overrides(config, {"model.background": background, "model.fine_ball": "object",
-                                      "train.subject_ray_fraction": 0.5})
+    config = with_overrides(config, {"model.background": background, "model.fine_ball": "object"})
     proj = open_or_create(Path(project_dir), None, config)
     proj.config = config  # a re-import takes this run's backdrop
     proj.save()

@@ -92,9 +92,11 @@ def test_the_object_is_the_subject_estimate(capture: tuple[Path, dict], project:
         assert (miss <= radius * 1.001).all()  # every object pixel's ray passes through the object's ball
 
 
-def test_an_object_project_resolves_the_object_and_draws_half_its_rays_on_it(project: Path, tmp_path: Path) -> None:
-    """On an empty backdrop the grids' fine ball is the object's own (not the way to the cameras), and half
-    of each batch comes from the training images' object pixels (the rest uniform, the backdrop included)."""
+def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(project: Path,
+                                                                               tmp_path: Path) -> None:
+    """On an empty backdrop the grids' fine ball is the object's own (not the way to the cameras); with
+    ``train.subject_ray_fraction`` 0.5, half of each batch comes from the training images' object pixels
+    (the rest uniform, the backdrop included), and with 0 (the default) every pixel is as likely."""
     import shutil
 
     from nerfie.recon.project import Project
@@ -104,9 +106,9 @@ def test_an_object_project_resolves_the_object_and_draws_half_its_rays_on_it(pro
     copy = tmp_path / "p"
     shutil.copytree(project, copy)
     proj = Project.load(copy)
-    proj.config = with_overrides(proj.config, TINY)
+    assert proj.config.model.fine_ball == "object" and proj.config.train.subject_ray_fraction == 0.0
+    proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5})
     proj.save()
-    assert proj.config.model.fine_ball == "object" and proj.config.train.subject_ray_fraction == 0.5
     trainer = Trainer(proj)
     ds = load_dataset(copy)
     focus, radius = ds.subject()
