@@ -7,8 +7,10 @@ layer is set empty, so the surface is closed where the cube cuts the subject (th
 
 Which density is "the surface" differs between trainings by orders of magnitude (a NeRF's density
 has no unit of its own), so the level is the model's own: the median density at the points where
-its renders of the input views put the subject's surface (median depth, opacity ≥ 0.9). The mesh
-then sits where the renders, the depth outputs and the point cloud say the surface is.
+its renders of the input views put the subject's surface (expected depth, opacity ≥ 0.9). The mesh
+then sits where the renders and the depth outputs say the surface is. Not the median depth the point
+cloud uses: that lands on the sample that stops most of the light, inside the surface, where the
+density is far above where the surface begins (measured: a level from it meshed noise, not the head).
 
 Marching cubes is PyMCubes (a small compiled library with wheels for Linux, macOS and Windows).
 Vertices are in the project's data coordinates (its ``transforms.json`` world, units and axes);
@@ -95,7 +97,7 @@ def surface_level(scene: TrainedScene, frame: int, inside: Callable[[np.ndarray]
         if mask is not None:
             keep &= mask
         sel = torch.from_numpy(keep)
-        p = small.unproject(small.pixel_centers(dtype=torch.float64)[sel], out["surface"].double().cpu()[sel]).numpy()
+        p = small.unproject(small.pixel_centers(dtype=torch.float64)[sel], out["depth"].double().cpu()[sel]).numpy()
         p = p[inside(p)]
         if len(p):
             samples.append(scene.density(torch.from_numpy(p).float().to(scene.device), float(frame)).cpu().numpy())

@@ -124,8 +124,8 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
         trainer.sample_batch()
     img = torch.cat([i for i, _ in drawn])
     px = torch.cat([p for _, p in drawn]).long()
-    on_object = masks[img, px[:, 1], px[:, 0]].float().mean()
-    coverage = masks[ds.train].float().mean()
+    on_object = float(masks[img, px[:, 1], px[:, 0]].float().mean())
+    coverage = float(masks[ds.train].float().mean())
     assert set(img.tolist()) <= set(ds.train)  # never a test or val view
     assert on_object == pytest.approx(0.5 + 0.5 * coverage, abs=0.03)  # half drawn on it, half uniform
 
@@ -139,7 +139,7 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
         uniform.sample_batch()
     img = torch.cat([i for i, _ in drawn])
     px = torch.cat([p for _, p in drawn]).long()
-    assert masks[img, px[:, 1], px[:, 0]].float().mean() == pytest.approx(coverage, abs=0.03)
+    assert float(masks[img, px[:, 1], px[:, 0]].float().mean()) == pytest.approx(coverage, abs=0.03)
 
 
 def test_black_and_full_resolution_are_choices(capture: tuple[Path, dict], tmp_path: Path) -> None:
