@@ -41,6 +41,7 @@ from nerfie.recon.events import (
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.model.losses import background_loss, elastic_loss
 from nerfie.recon.model.nerfie import NerfieModel
+from nerfie.recon.model.rendering import surface_depth
 from nerfie.recon.project import Project
 from nerfie.recon.quality import (
     Scores,
@@ -191,7 +192,7 @@ def render_camera(model: NerfieModel, cameras: CameraBatch, index: int, width: i
                                n_fine=samples[1] if samples else None)
             rgb.append(out["rgb"])
             depth.append(out["depth"])
-            surface.append(out["surface"])
+            surface.append(surface_depth(out["weights"], out["t_mid"]))
             acc.append(out["acc"])
     return {"rgb": torch.cat(rgb).reshape(height, width, 3), "depth": torch.cat(depth).reshape(height, width),
             "surface": torch.cat(surface).reshape(height, width), "acc": torch.cat(acc).reshape(height, width)}

@@ -92,6 +92,17 @@ def test_the_object_is_the_subject_estimate(capture: tuple[Path, dict], project:
         assert (miss <= radius * 1.001).all()  # every object pixel's ray passes through the object's ball
 
 
+def _drawn_pixels(trainer: object, batches: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (image, pixel) of every ray ``batches`` training batches asked the cameras for."""
+    drawn: list[tuple[torch.Tensor, torch.Tensor]] = []
+    cams = trainer.data.cameras  # type: ignore[attr-defined]
+    rays = cams.rays
+    cams.rays = lambda img, px: (drawn.append((img, px)), rays(img, px))[1]
+    for _ in range(batches):
+        trainer.sample_batch()  # type: ignore[attr-defined]
+    return torch.cat([i for i, _ in drawn]), torch.cat([p for _, p in drawn]).long()
+
+
 def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(project: Path,
                                                                                tmp_path: Path) -> None:
     """On an empty backdrop the grids' fine ball is the object's own (not the way to the cameras); with
@@ -117,13 +128,7 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
 
     masks = trainer.data.subject_masks
     assert masks is not None
-    drawn: list[tuple[torch.Tensor, torch.Tensor]] = []
-    rays = trainer.data.cameras.rays
-    trainer.data.cameras.rays = lambda img, px: (drawn.append((img, px)), rays(img, px))[1]  # type: ignore
-    for _ in range(20):
-        trainer.sample_batch()
-    img = torch.cat([i for i, _ in drawn])
-    px = torch.cat([p for _, p in drawn]).long()
+    img, px = _drawn_pixels(trainer)
     on_object = float(masks[img, px[:, 1], px[:, 0]].float().mean())
     coverage = float(masks[ds.train].float().mean())
     assert set(img.tolist()) <= set(ds.train)  # never a test or val view
@@ -131,14 +136,7 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
 
     proj.config = with_overrides(proj.config, {"train.subject_ray_fraction": 0.0})
     proj.save()
-    uniform = Trainer(proj)
-    drawn.clear()
-    rays = uniform.data.cameras.rays
-    uniform.data.cameras.rays = lambda img, px: (drawn.append((img, px)), rays(img, px))[1]  # type: ignore
-    for _ in range(20):
-        uniform.sample_batch()
-    img = torch.cat([i for i, _ in drawn])
-    px = torch.cat([p for _, p in drawn]).long()
+    img, px = _drawn_pixels(Trainer(proj))
     assert float(masks[img, px[:, 1], px[:, 0]].float().mean()) == pytest.approx(coverage, abs=0.03)
 
 

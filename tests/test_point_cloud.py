@@ -38,15 +38,13 @@ def _nearest(points: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def test_a_point_sits_on_the_surface_a_faint_floater_does_not_pull_it_off() -> None:
     """A ray that passes a faint floater (30 % of its light) before the surface (60 %): its expected
     depth lies in the air between them, its surface (median) depth on the surface."""
-    from nerfie.recon.model.rendering import composite
+    from nerfie.recon.model.rendering import composite, surface_depth
 
     t = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0]])
     weights = torch.tensor([[0.0, 0.3, 0.0, 0.6, 0.0]])
-    out = composite(torch.zeros(1, 5, 3), weights, t, background="white")
-    assert out["surface"].item() == 4.0
-    assert 3.0 < out["depth"].item() < 4.0
-    clear = composite(torch.zeros(1, 5, 3), torch.zeros(1, 5), t, background="white")
-    assert clear["surface"].item() == 5.0  # nothing stops it: the far end, as the expected depth
+    assert surface_depth(weights, t).item() == 4.0
+    assert 3.0 < composite(torch.zeros(1, 5, 3), weights, t, background="white")["depth"].item() < 4.0
+    assert surface_depth(torch.zeros(1, 5), t).item() == 5.0  # nothing stops it: the far end
 
 
 def test_fused_points_from_exact_depth_lie_on_the_true_surface(static_capture: tuple[Path, Path]) -> None:

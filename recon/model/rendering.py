@@ -76,17 +76,21 @@ def interlevel_loss(fine_edges: torch.Tensor, fine_w: torch.Tensor, prop_edges: 
 def composite(rgb: torch.Tensor, weights: torch.Tensor, t_mid: torch.Tensor,
               background: str = "learned") -> dict[str, torch.Tensor]:
     """RGB (remaining transmittance to the last sample's colour, or to a white / black backdrop),
-    expected depth, surface depth and opacity.
-
-    ``depth`` is the expected distance (what a depth video shows: it blends, as the colour does).
-    ``surface`` is the median one, where half the ray's light has been stopped: a point cloud or a
-    mesh level needs a point on a surface, and the expected depth of a ray that grazes an edge or
-    passes a faint floater lies in the air between the two (nerfstudio's point clouds use the median too).
-    """
+    expected depth and opacity."""
     acc = weights.sum(-1)
     behind = rgb[:, -1] if background == "learned" else torch.full_like(rgb[:, -1], float(background == "white"))
     color = (weights[..., None] * rgb).sum(-2) + (1 - acc)[..., None] * behind
     depth = (weights * t_mid).sum(-1) + (1 - acc) * t_mid[:, -1]
-    half = torch.searchsorted(torch.cumsum(weights, -1).contiguous(), torch.full_like(acc[:, None], 0.5))
-    surface = t_mid.gather(-1, half.clamp(max=t_mid.shape[-1] - 1))[:, 0]
-    return {"rgb": color, "depth": depth, "surface": surface, "acc": acc}
+    return {"rgb": color, "depth": depth, "acc": acc}
+
+
+def surface_depth(weights: torch.Tensor, t_mid: torch.Tensor) -> torch.Tensor:
+    """The median distance, where half the ray's light has been stopped (the far end if it never is).
+
+    The expected depth (``composite``) is what a depth video shows: it blends, as the colour does. A
+    point cloud needs a point on a surface, and the expected depth of a ray that grazes an edge or passes
+    a faint floater lies in the air between the two (nerfstudio's point clouds use the median too).
+    Computed for renders only, not in training steps.
+    """
+    half = torch.searchsorted(torch.cumsum(weights, -1).contiguous(), torch.full_like(weights[:, :1], 0.5))
+    return t_mid.gather(-1, half.clamp(max=t_mid.shape[-1] - 1))[:, 0]
