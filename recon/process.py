@@ -7,6 +7,7 @@ at most the stage it was in. A plain-words diagnostics report is written to ``re
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 from collections.abc import Callable
@@ -44,14 +45,37 @@ class Report:
         return "\n".join(out) + "\n"
 
 
+SWING_FACTOR = 4.0  # a frame turns this many times the clip's median turn per frame: the phone is being swung
+SWING_MIN_DEG = 0.5  # …and at least this much (a tripod-steady clip's median turn is ~0)
+
+
+def swinging(cameras: list[Camera]) -> list[bool]:
+    """Per frame, whether the camera turned fast since the previous frame (the phone being swung to or
+    from the subject): ≥ ``SWING_FACTOR`` × the clip's median turn per frame and ≥ ``SWING_MIN_DEG``.
+
+    Such frames are motion-blurred, and the person in them moves with the swinging arm; measured on
+    foreman (RESULTS.md), the swing at its end turns 1–4° per frame against a median of 0.2°, and the
+    subject is still near the middle of the picture for its first frames, so the facing test alone keeps them.
+    """
+    turns = [0.0] + [
+        float(np.degrees(np.arccos(np.clip((np.trace(b.rotation @ a.rotation.T) - 1) / 2, -1.0, 1.0))))
+        for a, b in itertools.pairwise(cameras)]
+    limit = max(SWING_FACTOR * float(np.median(turns[1:])) if len(turns) > 1 else 0.0, SWING_MIN_DEG)
+    return [t >= limit for t in turns]
+
+
 def trim_swung_away(names: list[str], cameras: dict[str, Camera], subject: np.ndarray, min_frames: int) -> list[str]:
     """``names`` without the runs of frames at the start and the end whose camera does not face the
-    subject (a clip that ends by swinging the phone to the room): they teach the model the room, not
-    the person. Nothing is dropped if fewer than ``min_frames`` (or half) would remain."""
+    subject or is being swung (a clip that ends by swinging the phone to the room): they teach the
+    model the room and a blurred, moving person, not the person, and the paths' ``play`` time ends on
+    them. Nothing is dropped if fewer than ``min_frames`` (or half) would remain."""
     from nerfie.recon.sfm.subject import facing_cameras
 
-    facing = {id(c) for c in facing_cameras([cameras[n] for n in names], subject)}
-    ok = [id(cameras[n]) in facing for n in names]
+    cams = [cameras[n] for n in names]
+    facing = {id(c) for c in facing_cameras(cams, subject)}
+    swing = swinging(cams)
+    # A swing's first frame is the one that turned away; the frame before it is still steady.
+    ok = [id(c) in facing and not s for c, s in zip(cams, swing, strict=True)]
     if not any(ok):
         return names
     lo = ok.index(True)

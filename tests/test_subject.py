@@ -8,6 +8,7 @@ from the app's own face detector, so what is tested is the estimator, not SfM.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -173,6 +174,25 @@ def test_process_refuses_a_person_who_moves_along_with_the_camera(tmp_path: Path
     assert "attempt" in report and "Subject:" in report
 
 
+def test_a_swing_at_the_end_is_dropped_while_the_subject_is_still_in_the_middle() -> None:
+    from nerfie.recon.process import trim_swung_away
+
+    # Steady: the camera sways 0.2° a frame around the subject; then it swings 2° a frame to the right
+    # (the subject drifts from the middle, still inside the central half for the first swing frames).
+    yaw = [0.2 * ((-1) ** k) for k in range(40)] + [2.0 * (k + 1) for k in range(6)]
+    yaw[20] = 1.5  # one fast frame mid-clip (a twitch) stays
+
+    def cam(deg: float) -> Camera:
+        c = Camera.look_at(np.array([0.0, -0.6, 0.0]), np.zeros(3), UP, 64, 64, fx=60.0, fy=60.0, cx=32.0, cy=32.0)
+        a = np.radians(deg)
+        turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        return dataclasses.replace(c, rotation=turn @ c.rotation)  # turned in place about its own vertical
+
+    names = [f"f{i:02d}" for i in range(len(yaw))]
+    cams = {n: cam(d) for n, d in zip(names, yaw, strict=True)}
+    assert trim_swung_away(names, cams, np.zeros(3), min_frames=10) == names[:40]
+
+
 def test_frames_where_the_camera_swung_away_are_dropped_from_the_ends_only() -> None:
     from nerfie.recon.process import trim_swung_away
 
@@ -185,5 +205,6 @@ def test_frames_where_the_camera_swung_away_are_dropped_from_the_ends_only() -> 
     names = [f"f{i:02d}" for i in range(len(pattern))]
     cams = {n: cam(f, i) for i, (n, f) in enumerate(zip(names, pattern, strict=True))}
     kept = trim_swung_away(names, cams, np.zeros(3), min_frames=10)
-    assert kept == names[3:44]
+    # frame 3 is where the phone arrives on the subject from far away (a fast turn): dropped too
+    assert kept == names[4:44]
     assert trim_swung_away(names, cams, np.zeros(3), min_frames=45) == names  # would leave too few
