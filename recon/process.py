@@ -7,7 +7,6 @@ at most the stage it was in. A plain-words diagnostics report is written to ``re
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from nerfie.recon.fileio import write_bytes_atomic
 from nerfie.recon.ingest.frames import ingest
 from nerfie.recon.ingest.masks import make_masks
 from nerfie.recon.project import Project
+from nerfie.recon.rotations import rotation_angles_deg
 from nerfie.recon.sfm.motion_check import STILL_THRESHOLD_PERCENT, median_motion_percent
 
 NARROW_ARC_DEG = 15.0  # views of the subject spanning less than this make a flat, input-view-only Nerfie
@@ -57,11 +57,12 @@ def swinging(cameras: list[Camera]) -> list[bool]:
     foreman (RESULTS.md), the swing at its end turns 1–4° per frame against a median of 0.2°, and the
     subject is still near the middle of the picture for its first frames, so the facing test alone keeps them.
     """
-    turns = [0.0] + [
-        float(np.degrees(np.arccos(np.clip((np.trace(b.rotation @ a.rotation.T) - 1) / 2, -1.0, 1.0))))
-        for a, b in itertools.pairwise(cameras)]
-    limit = max(SWING_FACTOR * float(np.median(turns[1:])) if len(turns) > 1 else 0.0, SWING_MIN_DEG)
-    return [t >= limit for t in turns]
+    if len(cameras) < 2:
+        return [False] * len(cameras)
+    R = np.stack([c.rotation for c in cameras])
+    turns = rotation_angles_deg(R[1:], R[:-1])
+    limit = max(SWING_FACTOR * float(np.median(turns)), SWING_MIN_DEG)
+    return [False, *(bool(t >= limit) for t in turns)]
 
 
 def trim_swung_away(names: list[str], cameras: dict[str, Camera], subject: np.ndarray, min_frames: int) -> list[str]:

@@ -54,3 +54,10 @@ def orthonormalize(R: np.ndarray) -> np.ndarray:
         U[:, -1] *= -1
         M = U @ Vt
     return M
+
+
+def rotation_angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle (degrees) of the rotation taking each ``b[i]`` to ``a[i]`` (stacks [N, 3, 3]): how far apart
+    two orientations are, e.g. consecutive cameras or an estimate and its reference."""
+    rel = np.einsum("nij,nkj->nik", a, b)  # a_i · b_iᵀ
+    return np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)))

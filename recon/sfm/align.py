@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nerfie.recon.rotations import rotation_angles_deg
+
 
 def umeyama(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Scale s, rotation R, translation t minimising ‖s·R·src + t − dst‖² over points [N, 3]."""
@@ -29,7 +31,6 @@ def pose_errors(centers: np.ndarray, rotations: np.ndarray, ref_centers: np.ndar
     spread = float(np.linalg.norm(ref_centers.max(0) - ref_centers.min(0)))
     err_c = np.linalg.norm(aligned - ref_centers, axis=1) / spread * 100
     # world→camera rotations: R_est_aligned = R_est · Rᵀ
-    rel = np.einsum("nij,nkj->nik", rotations @ R.T, ref_rotations)
-    ang = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+    ang = rotation_angles_deg(rotations @ R.T, ref_rotations)
     return {"center_err_pct_median": float(np.median(err_c)), "rot_err_deg_median": float(np.median(ang)),
             "center_err_pct_max": float(err_c.max()), "rot_err_deg_max": float(ang.max())}

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nerfie.recon.rotations import rotation_angles_deg
+
 
 @dataclass
 class ModelStats:
@@ -51,8 +53,7 @@ def check_model(stats: ModelStats, ordered: bool = True) -> Verdict:
                 problems.append(f"isolated jump in the camera path at {stats.registered[i + 1]}")
                 break
         R = stats.rotations
-        rel = np.einsum("nij,nkj->nik", R[1:], R[:-1])  # R_{i+1} R_i^T
-        angles = np.degrees(np.arccos(np.clip((np.trace(rel, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+        angles = rotation_angles_deg(R[1:], R[:-1])
         if ordered and len(angles) and angles.max() > 15:
             problems.append(f"{angles.max():.0f}° rotation between consecutive frames")
     if len(stats.observations) and float(np.median(stats.observations)) < 30:
