@@ -45,14 +45,15 @@ def published_rows(scene: str, data: Path = DATA) -> list[tuple[str, str, str]]:
     return rows
 
 
-def one(scene: str, root: Path, minutes: float, preset_name: str, data: Path = DATA) -> dict | None:
+def one(scene: str, root: Path, minutes: float, preset_name: str, data: Path = DATA,
+        overrides: dict | None = None) -> dict | None:
     src = data / f"dnerf_{scene}"
     if not src.exists():
         print(f"{scene}: skipped ({src} absent)")
         return None
     engine = Engine()
     project = root / f"{scene}-nerfie"
-    cfg = with_overrides(preset(preset_name), {"train.minutes": minutes})
+    cfg = with_overrides(preset(preset_name), {"train.minutes": minutes, **(overrides or {})})
     engine.import_dataset(src, project, cfg)
     t0 = time.perf_counter()
     engine.train(project, live=False)
@@ -75,18 +76,22 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the projects here")
     ap.add_argument("--data", type=Path, default=DATA,
                     help="folder with dnerf_<scene>/ and README.md (default ../shared/data or $NERFIE_SHARED_DATA)")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="config overrides for an A/B, e.g. train.opacity_weight=0 (JSON values)")
     args = ap.parse_args()
+    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     configure_threads()
     tmp = tempfile.TemporaryDirectory(prefix="nerfie-dnerf-")
     root = args.keep or Path(tmp.name)
     root.mkdir(parents=True, exist_ok=True)
-    results = [r for s in args.scenes if (r := one(s, root, args.minutes, args.preset, args.data))]
+    results = [r for s in args.scenes if (r := one(s, root, args.minutes, args.preset, args.data, overrides))]
     print("\n| scene | method | PSNR / SSIM (MS-SSIM) | steps | steps/min | training (+ report, eval) | protocol |")
     print("|---|---|---|---:|---:|---|---|")
     for r in results:
         m = r["record"]["mean"]
         ms = f" ({m['ms_ssim']:.4f})" if m.get("ms_ssim") is not None else ""
-        print(f"| {r['scene']} | **Nerfie** ({args.preset}) | {m['psnr']:.2f} / {m['ssim']:.4f}{ms} | {r['steps']} | "
+        label = args.preset + "".join(f", {kv}" for kv in args.set)
+        print(f"| {r['scene']} | **Nerfie** ({label}) | {m['psnr']:.2f} / {m['ssim']:.4f}{ms} | {r['steps']} | "
               f"{r['steps'] / max(r['minutes'], 1e-9):.0f} | {r['minutes']:.1f} min (+ {r['report_minutes']:.1f}, "
               f"{r['eval_minutes']:.1f}), this machine | 400², white |")
         for method, cell, trained in published_rows(r["scene"], args.data):

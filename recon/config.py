@@ -70,6 +70,11 @@ class ModelConfig:
     # the room beyond stays put and costs no MLP evaluations. 0 = the warp acts everywhere (Nerfies).
     warp_reach: float = 2.0
     appearance_code_dim: int = 8
+    # Ambient dimensions (HyperNeRF's axis-aligned slicing, "AP"): a linear map of each frame's warp code
+    # joins the template's density input, so what no deformation explains — a mouth that opens, an eye
+    # that closes, a fold that appears — can change with the frame instead of blurring into an average.
+    # It starts at zero (the template is static until the data asks otherwise). 0 = off, as Nerfies.
+    ambient_dim: int = 0
     proposal_samples: tuple[int] = (256,)  # samples of the one proposal level (a list of one in files)
     shaded_samples: int = 48
     # What a ray that passes through everything sees: "learned" (the colour of its last sample, the far
@@ -106,6 +111,12 @@ class TrainConfig:
     subject_ray_fraction: float = 0.0
     elastic_weight: float = 1e-3
     background_weight: float = 1e-1
+    # Weight of the opacity loss, mean (accumulated opacity − subject mask)², on object captures whose
+    # backdrop is fixed (``model.background`` white / black) and whose masks are exact (D-NeRF's alpha):
+    # matter the colour of the backdrop costs nothing in the photometric loss, so without it the model
+    # grows white haze that shows as soon as it sits in front of the object from another view. Off for
+    # selfies: their mask is the person, not everything opaque.
+    opacity_weight: float = 0.0
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     mixed_precision: bool = True  # bfloat16 autocast of the MLPs on CUDA (see Trainer.autocast)
     checkpoint_every: int = 1000

@@ -290,8 +290,8 @@ class Trainer:
         t = self.cfg.train
         m = self.model
         groups = [
-            {"params": list(m.template.parameters()) + list(m.appearance_codes.parameters()), "lr": t.lr,
-             "name": "template"},
+            {"params": list(m.template.parameters()) + list(m.appearance_codes.parameters())
+             + (list(m.ambient.parameters()) if m.ambient is not None else []), "lr": t.lr, "name": "template"},
             {"params": list(m.proposal.parameters()), "lr": t.lr, "name": "proposal"},
         ]
         if m.warp is not None:
@@ -357,7 +357,15 @@ class Trainer:
         px = torch.stack([xx, yy], -1).float() + 0.5
         o, dirs = d.cameras.rays(img, px)
         target = d.images[img, yy, xx].float() / 255.0
-        return o, dirs, d.frame_ids[img], target
+        return o, dirs, d.frame_ids[img], target, self._mask_target(img, yy, xx)
+
+    def _mask_target(self, img: torch.Tensor, yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor | None:
+        """The rays' subject masks as opacity targets (1 on the object, 0 on the backdrop), when the opacity
+        loss applies: ``train.opacity_weight`` > 0, a fixed backdrop and a mask for every frame."""
+        masks = self.data.subject_masks
+        if self.cfg.train.opacity_weight <= 0 or masks is None or self.cfg.model.background == "learned":
+            return None
+        return masks[img.cpu(), yy.cpu(), xx.cpu()].to(self.device, torch.float32)
 
     def autocast(self) -> torch.autocast:
         """bfloat16 autocast of the rendering pass's matrix products (``train.mixed_precision``, CUDA only).
@@ -371,7 +379,7 @@ class Trainer:
 
     def losses(self, step: int) -> dict[str, torch.Tensor]:
         t = self.cfg.train
-        o, dirs, fid, target = self.sample_batch()
+        o, dirs, fid, target, inside = self.sample_batch()
         wc, ac = self.model.codes(fid)
         alpha = self.alpha(step)
         self.model.template.grid.anneal(self.hash_alpha(step))
@@ -380,6 +388,8 @@ class Trainer:
                                     generator=self.generator)
         losses = {"rgb": torch.mean((out["rgb"] - target) ** 2)}
         losses["interlevel"] = self.model.interlevel(out)
+        if inside is not None:
+            losses["opacity"] = t.opacity_weight * torch.mean((out["acc"] - inside) ** 2)
         if self.model.warp is not None:
             if t.elastic_weight > 0:
                 k = min(256, o.shape[0])

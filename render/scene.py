@@ -69,13 +69,13 @@ class TrainedScene:
         """Density at observation-space points [N, 3] (normalised frame) at frame index ``time``:
         through that moment's deformation into the template, as a ray sample is rendered."""
         warp, _ = self.model.codes_at(time, len(points), self.device)
-        return self.model.template.density(self.model.warp_points(points, warp, self.alpha))[0]
+        return self.model.density_at(points, warp, self.alpha)[0]
 
     @torch.no_grad()
     def color(self, points: torch.Tensor, dirs: torch.Tensor, time: float) -> torch.Tensor:
         """Colour [N, 3] at observation-space points seen along unit ``dirs``, with the moment's look."""
         warp, look = self.model.codes_at(time, len(points), self.device)
-        _, geo = self.model.template.density(self.model.warp_points(points, warp, self.alpha))
+        _, geo = self.model.density_at(points, warp, self.alpha)
         return self.model.template.color(geo, dirs, look)
 
 

@@ -140,6 +140,41 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
     assert float(masks[img, px[:, 1], px[:, 0]].float().mean()) == pytest.approx(coverage, abs=0.03)
 
 
+def test_the_opacity_loss_pulls_each_rays_opacity_to_the_objects_mask_on_a_fixed_backdrop(project: Path,
+                                                                                       tmp_path: Path) -> None:
+    """With ``train.opacity_weight`` w on an object capture (white backdrop, alpha masks), a step's losses
+    hold w · mean((opacity − mask)²) over the batch's rays, the mask read at each ray's own pixel; a
+    learned backdrop (a selfie's room) has no such term, whatever the weight."""
+    import shutil
+
+    from nerfie.recon.project import Project
+    from nerfie.recon.train import Trainer
+
+    copy = tmp_path / "p"
+    shutil.copytree(project, copy)
+    proj = Project.load(copy)
+    proj.config = with_overrides(proj.config, {**TINY, "train.opacity_weight": 0.25})
+    proj.save()
+    trainer = Trainer(proj)
+    drawn: list[tuple[torch.Tensor, torch.Tensor]] = []
+    rays = trainer.data.cameras.rays
+    trainer.data.cameras.rays = lambda img, px: (drawn.append((img, px)), rays(img, px))[1]
+    rendered: list[dict[str, torch.Tensor]] = []
+    render = trainer.model.render
+    trainer.model.render = lambda *a, **k: (out := render(*a, **k), rendered.append(out))[0]
+    losses = trainer.losses(0)
+    (img, px), acc = drawn[0], rendered[0]["acc"]
+    px = px.long()
+    mask = trainer.data.subject_masks[img, px[:, 1], px[:, 0]].float()
+    assert 0 < float(mask.mean()) < 1  # the batch holds object and backdrop rays
+    expected = 0.25 * float(((acc.detach() - mask) ** 2).mean())
+    assert float(losses["opacity"].detach()) == pytest.approx(expected, rel=1e-5)
+
+    proj.config = with_overrides(proj.config, {"model.background": "learned"})
+    proj.save()
+    assert "opacity" not in Trainer(proj).losses(0)
+
+
 def test_black_and_full_resolution_are_choices(capture: tuple[Path, dict], tmp_path: Path) -> None:
     src, _ = capture
     proj = import_dataset(src, tmp_path / "b", preset("cpu-preview"), background="black", half_res=False)

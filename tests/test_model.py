@@ -272,6 +272,30 @@ def test_held_out_frames_get_codes_blended_from_their_trained_neighbours() -> No
     assert model.warp_codes.weight[3, 0].item() == 30.0  # rebuilt each time from the trained codes
 
 
+def test_ambient_dimensions_start_static_then_let_the_template_change_with_the_frame() -> None:
+    """``model.ambient_dim`` (HyperNeRF's axis-aligned slicing): the template's density also reads a linear
+    map of the frame's warp code. At initialisation the map is zero, so every frame sees the same template
+    (training starts as Nerfies); once it is not, the same template point can differ between frames, and a
+    moment between two frames blends their ambient coordinates as it blends their warps."""
+    from nerfie.recon.config import ModelConfig
+    from nerfie.recon.model.nerfie import NerfieModel
+
+    cfg = ModelConfig(hash_levels=2, hash_log2_table=10, hash_max_res=32, warp="none", ambient_dim=2)
+    model = NerfieModel(cfg, num_frames=3, backend="torch")
+    x = torch.rand(64, 3) * 0.2
+    codes = [model.codes(torch.full((64,), i))[0] for i in range(3)]
+    with torch.no_grad():
+        first = [model.density_at(x, c, 0.0)[0] for c in codes]
+        assert torch.equal(first[0], first[1]) and torch.equal(first[0], first[2])  # static at the start
+        model.ambient.weight.normal_(0, 1.0)
+        model.warp_codes.weight.copy_(torch.tensor([[0.0] * 8, [1.0] * 8, [2.0] * 8]))
+        ambient = [model.ambient(model.codes_at(t, 1, x.device)[0]) for t in (0.0, 0.5, 1.0)]
+        assert torch.allclose(ambient[1], 0.5 * (ambient[0] + ambient[2]))  # blended like the warp code
+        a, b = (model.density_at(x, model.codes(torch.full((64,), i))[0], 0.0)[0] for i in (0, 2))
+        assert not torch.allclose(a, b)  # the same point, another frame: another density
+    assert NerfieModel(ModelConfig(hash_levels=2, hash_log2_table=10, hash_max_res=32), 3, "torch").ambient is None
+
+
 def test_a_time_budget_that_ends_the_run_first_still_decays_the_learning_rate_to_its_end(
         tiny_capture: Path, tmp_path: Path) -> None:
     """``--minutes`` cutting a long step schedule must not leave the final weights at a high learning rate."""

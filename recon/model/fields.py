@@ -148,15 +148,23 @@ class TemplateField(_Framed):
     the view direction (spherical-harmonic-free PE, 4 bands) and the per-frame appearance code."""
 
     def __init__(self, levels: int, features: int, log2_table: int, base_res: int, max_res: int, width: int,
-                 appearance_dim: int, backend: str = "auto", geo_dim: int = 15) -> None:
+                 appearance_dim: int, backend: str = "auto", geo_dim: int = 15, ambient_dim: int = 0) -> None:
         super().__init__()
         self.grid = HashGridEncoding(levels, features, log2_table, base_res, max_res, backend=backend)
-        self.density_net = MLP(self.grid.output_dim, width, 1, 1 + geo_dim)
+        self.ambient_dim = ambient_dim
+        self.density_net = MLP(self.grid.output_dim + ambient_dim, width, 1, 1 + geo_dim)
         self.dir_freqs = 4
         self.color_net = MLP(geo_dim + posenc_dim(3, self.dir_freqs) + appearance_dim, width, 2, 3)
 
-    def density(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.density_net(self.grid(self.grid_coords(x)))
+    def density(self, x: torch.Tensor, ambient: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Density and geometry feature at template points [..., 3]; ``ambient`` [..., A]: the frame's
+        ambient coordinates when the template has them (``ambient_dim`` > 0), else ignored."""
+        feats = self.grid(self.grid_coords(x))
+        if self.ambient_dim:
+            if ambient is None:
+                ambient = feats.new_zeros((*feats.shape[:-1], self.ambient_dim))
+            feats = torch.cat([feats, ambient.to(feats.dtype)], -1)
+        h = self.density_net(feats)
         sigma = torch.exp(torch.clamp(h[..., 0] - 1.0, max=15.0))  # truncated exp, biased to start empty
         return sigma, h[..., 1:]
 

@@ -43,7 +43,8 @@ class NerfieModel(nn.Module):
         self.cfg = cfg
         be = backend or cfg.hash_backend
         self.template = TemplateField(cfg.hash_levels, cfg.hash_features, cfg.hash_log2_table, cfg.hash_base_res,
-                                      cfg.hash_max_res, cfg.color_width, cfg.appearance_code_dim, backend=be)
+                                      cfg.hash_max_res, cfg.color_width, cfg.appearance_code_dim, backend=be,
+                                      ambient_dim=cfg.ambient_dim)
         self.warp = (DeformationField(cfg.warp_freqs, cfg.warp_code_dim, cfg.warp_width, cfg.warp_depth, cfg.warp,
                                       reach=cfg.warp_reach)
                      if cfg.warp != "none" else None)
@@ -55,6 +56,12 @@ class NerfieModel(nn.Module):
                 self.warp_codes.weight.copy_(time_codes(num_frames, cfg.warp_code_dim))
         self.appearance_codes = init_codes(num_frames, cfg.appearance_code_dim)
         self.num_frames = num_frames
+        # The ambient coordinates are a function of the warp code (so frames in between blend them as they
+        # blend the warp), starting at zero: a static template until the photometric loss moves them.
+        self.ambient = nn.Linear(cfg.warp_code_dim, cfg.ambient_dim) if cfg.ambient_dim > 0 else None
+        if self.ambient is not None:
+            nn.init.zeros_(self.ambient.weight)
+            nn.init.zeros_(self.ambient.bias)
 
     def set_framing(self, center: torch.Tensor, radius: float) -> None:
         """Where the fine part of the grids sits (see :func:`fields.to_unit_cube`), and the frame the
@@ -112,6 +119,13 @@ class NerfieModel(nn.Module):
             return x
         return self.warp(x, warp_code, alpha)
 
+    def density_at(self, x_obs: torch.Tensor, warp_code: torch.Tensor,
+                   alpha: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Density and geometry feature at observation-space points [..., 3] with per-point warp codes
+        [..., C]: through the deformation into the template, at the frame's ambient coordinates."""
+        ambient = self.ambient(warp_code) if self.ambient is not None else None
+        return self.template.density(self.warp_points(x_obs, warp_code, alpha), ambient)
+
     def render(self, origins: torch.Tensor, dirs: torch.Tensor, warp_code: torch.Tensor, appearance: torch.Tensor,
                near: float, far: float, alpha: float, train: bool = False, n_prop: int | None = None,
                n_fine: int | None = None, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -135,8 +149,7 @@ class NerfieModel(nn.Module):
         fmid = 0.5 * (ft[:, 1:] + ft[:, :-1])
         x_obs = origins[:, None] + dirs[:, None] * fmid[..., None]  # [R, n, 3]
         wc = warp_code[:, None].expand(-1, n_fine, -1)
-        x_can = self.warp_points(x_obs, wc, alpha)
-        sigma, geo = self.template.density(x_can)
+        sigma, geo = self.density_at(x_obs, wc, alpha)
         ac = appearance[:, None].expand(-1, n_fine, -1)
         rgb = self.template.color(geo, dirs[:, None].expand(-1, n_fine, -1), ac)
         w = weights_from_density(sigma, ft)
