@@ -246,6 +246,10 @@ class Trainer:
         self.lr_scale = 1.0
         self.nan_steps = 0
         self.subject_pixels = self._subject_pixels()
+        # The opacity loss's targets, on the training device once (not copied there every step).
+        masks = self.data.subject_masks
+        self.opacity_masks = (masks.to(self.device) if self.cfg.train.opacity_weight > 0 and masks is not None
+                              and self.cfg.model.background != "learned" else None)
 
     def _subject_pixels(self) -> torch.Tensor | None:
         """Flat indices (image · H · W + y · W + x) of the training images' subject pixels, the pool
@@ -362,10 +366,8 @@ class Trainer:
     def _mask_target(self, img: torch.Tensor, yy: torch.Tensor, xx: torch.Tensor) -> torch.Tensor | None:
         """The rays' subject masks as opacity targets (1 on the object, 0 on the backdrop), when the opacity
         loss applies: ``train.opacity_weight`` > 0, a fixed backdrop and a mask for every frame."""
-        masks = self.data.subject_masks
-        if self.cfg.train.opacity_weight <= 0 or masks is None or self.cfg.model.background == "learned":
-            return None
-        return masks[img.cpu(), yy.cpu(), xx.cpu()].to(self.device, torch.float32)
+        masks = self.opacity_masks
+        return None if masks is None else masks[img, yy, xx].float()
 
     def autocast(self) -> torch.autocast:
         """bfloat16 autocast of the rendering pass's matrix products (``train.mixed_precision``, CUDA only).
