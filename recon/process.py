@@ -159,7 +159,9 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
            cancelled: Callable[[], bool]) -> None:
     from nerfie.recon.sfm.colmap_runner import SfmFailed, SfmModel, run_sfm
     from nerfie.recon.sfm.normalize import normalize_scene, scene_median_depth
+    from nerfie.recon.sfm.sanity import PARALLAX_PROBLEM
     from nerfie.recon.sfm.subject import (
+        TURNED_ON_THE_SPOT,
         SubjectEstimate,
         diagnose,
         estimate_subject,
@@ -236,6 +238,14 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             proj.set_stage("poses", "failed", reason=cause)
             raise NerfieError(f"These camera poses cannot hold a still subject: {cause} "
                               f"({est.problems[0]}).", fix) from exc
+        flat = [p for a in exc.attempts for p in a.problems if p.startswith(PARALLAX_PROBLEM)]
+        if flat:
+            # Models that held together but could not see depth: the capture's fault, in its words.
+            cause, fix = TURNED_ON_THE_SPOT
+            report.advice.append(fix)
+            proj.set_stage("poses", "failed", reason=cause)
+            raise NerfieError(f"These camera poses cannot give depth: {cause} "
+                              f"({flat[0].removeprefix(PARALLAX_PROBLEM).strip().split(':')[0]}).", fix) from exc
         report.advice.append(exc.advice)
         proj.set_stage("poses", "failed", reason=exc.message)
         raise

@@ -24,7 +24,7 @@ from nerfie.recon.config import SfmConfig
 from nerfie.recon.device import available_cores
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Log, Progress, ignore
-from nerfie.recon.sfm.sanity import ModelStats, Verdict, check_model
+from nerfie.recon.sfm.sanity import ModelStats, Verdict, check_model, widest_view_angles_deg
 
 GOOD_ENOUGH = 0.9  # stop climbing the ladder once a sane model registers this fraction
 SUBJECT_REFUSALS = 2  # rungs whose models cannot hold a still subject before the clip itself is blamed
@@ -191,15 +191,31 @@ def _mapper_options(rung: Rung, threads: int) -> object:
     return opts
 
 
+PARALLAX_SAMPLE = 2000  # points whose view angles are measured (a stride over the model's points)
+
+
+def point_parallax_deg(rec: object, centers: dict[int, np.ndarray]) -> np.ndarray:
+    """Per point (a stride of at most ``PARALLAX_SAMPLE``), the widest angle between its observers' rays."""
+    pts = rec.points3D  # type: ignore[attr-defined]
+    ids = sorted(pts.keys())
+    ids = ids[:: max(1, len(ids) // PARALLAX_SAMPLE)]
+    xyz = [np.asarray(pts[i].xyz) for i in ids]
+    seen_from = [np.stack([centers[el.image_id] for el in pts[i].track.elements if el.image_id in centers]
+                          or [np.zeros(3)]) for i in ids]
+    return widest_view_angles_deg(xyz, seen_from)
+
+
 def model_stats(rec: object) -> ModelStats:
     images = sorted((img for img in rec.images.values() if img.has_pose), key=lambda im: im.name)  # type: ignore[attr-defined]
     centers, rots, obs, depths = [], [], [], []
+    by_id: dict[int, np.ndarray] = {}
     pts = rec.points3D  # type: ignore[attr-defined]
     for img in images:
         pose = img.cam_from_world()
         R = np.asarray(pose.rotation.matrix())
         t = np.asarray(pose.translation)
         centers.append(-R.T @ t)
+        by_id[img.image_id] = centers[-1]
         rots.append(R)
         ids = [p.point3D_id for p in img.points2D if p.has_point3D()]
         obs.append(len(ids))
@@ -211,7 +227,7 @@ def model_stats(rec: object) -> ModelStats:
         registered=[im.name for im in images], centers=np.asarray(centers).reshape(-1, 3),
         rotations=np.asarray(rots).reshape(-1, 3, 3), median_depth=float(np.median(depths)) if depths else 0.0,
         observations=np.asarray(obs), reprojection_error=float(rec.compute_mean_reprojection_error()),  # type: ignore[attr-defined]
-        num_points=len(pts),
+        num_points=len(pts), parallax_deg=point_parallax_deg(rec, by_id),
     )
 
 

@@ -4,6 +4,8 @@ Rules measured on four real clips (``selfie-sfm.md``): camera path extent > 3x t
 depth (exploded) or < 0.01x (no parallax); < 30 point observations per registered image (median);
 an isolated jump in the camera path (step > 25x the median step and > 4x both neighbours);
 > 15° rotation between consecutive frames; mean reprojection error > 2 px.
+And the background must be seen from directions a few degrees apart (parallax, below): a camera
+that turns on the spot gives SfM a consistent model whose translations are guesswork.
 """
 
 from __future__ import annotations
@@ -13,6 +15,29 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nerfie.recon.rotations import rotation_angles_deg
+
+# 90th percentile of the points' widest view angle below which depth cannot be told. Measured
+# (RESULTS.md, "Parallax"): the synthetic pan capture whose accepted model put the subject at less than
+# half its true depth 1.3°; the sample capture and foreman ~8–9°, the apple orbit 34°.
+MIN_PARALLAX_DEG = 2.5
+PARALLAX_PROBLEM = "parallax:"  # prefix of the problem line, for the plain-words diagnosis
+
+
+def widest_view_angles_deg(points: list[np.ndarray], seen_from: list[np.ndarray]) -> np.ndarray:
+    """For each point [3], the widest angle (degrees) between the rays from the camera centres [k, 3]
+    that see it; points seen from fewer than two places are left out.
+
+    What tells whether SfM could measure depth: a camera that only turns sees each background point
+    from one direction, so its translation, and all that is triangulated from it, is guesswork.
+    """
+    out = []
+    for p, c in zip(points, seen_from, strict=True):
+        if len(c) < 2:
+            continue
+        v = c - p
+        v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        out.append(float(np.degrees(np.arccos(np.clip((v @ v.T).min(), -1.0, 1.0)))))
+    return np.asarray(out)
 
 
 @dataclass
@@ -24,6 +49,8 @@ class ModelStats:
     observations: np.ndarray  # [R] point observations per image
     reprojection_error: float
     num_points: int
+    # per sampled point, the widest angle between the cameras that see it (degrees); empty = not measured
+    parallax_deg: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -58,6 +85,11 @@ def check_model(stats: ModelStats, ordered: bool = True) -> Verdict:
             problems.append(f"{angles.max():.0f}° rotation between consecutive frames")
     if len(stats.observations) and float(np.median(stats.observations)) < 30:
         problems.append(f"only {np.median(stats.observations):.0f} point observations per image (median)")
+    if len(stats.parallax_deg) >= 20:
+        p90 = float(np.percentile(stats.parallax_deg, 90))
+        if p90 < MIN_PARALLAX_DEG:
+            problems.append(f"{PARALLAX_PROBLEM} the background is seen from directions at most {p90:.1f}° apart "
+                            "(90th percentile): the camera turned more than it travelled, so depth cannot be told")
     if stats.reprojection_error > 2.0:
         problems.append(f"reprojection error {stats.reprojection_error:.2f} px")
     return Verdict(sane=not problems, problems=problems)

@@ -282,6 +282,13 @@ def seen_arc_degrees(cameras: list[Camera], focus: np.ndarray, up: np.ndarray) -
     return float(hi - lo)
 
 
+TURNED_ON_THE_SPOT = (
+    "the camera turned without moving around you",
+    "Film again walking the phone in an arc around your face (about a shoulder's width) while it keeps "
+    "pointing at you, rather than turning it on the spot.",
+)
+
+
 def diagnose(cameras: list[Camera], median_depth: float) -> tuple[str, str]:
     """(cause, what to do) in plain words for a capture whose subject estimate is inconsistent.
 
@@ -298,8 +305,6 @@ def diagnose(cameras: list[Camera], median_depth: float) -> tuple[str, str]:
     f = f - np.outer(f @ up, up)
     turn_deg = ray_spread_deg(f / np.linalg.norm(f, axis=1, keepdims=True))
     if travel_deg < 0.5 * turn_deg:
-        return ("the camera turned without moving around you",
-                "Film again walking the phone in an arc around your face (about a shoulder's width) while it "
-                "keeps pointing at you, rather than turning it on the spot.")
+        return TURNED_ON_THE_SPOT
     return ("you moved along with the camera",
             "Film again keeping your head still while the phone moves around it (or ask someone to hold it).")

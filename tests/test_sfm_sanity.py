@@ -1,0 +1,87 @@
+"""SfM models that hold together but cannot be right: the parallax rule.
+
+A camera that turns on the spot sees every background point from one direction. COLMAP still returns
+a tidy model (small reprojection error, every rule of thumb green), but its translations, and the
+subject triangulated from them, are guesswork: on the full-size synthetic pan such a model put the
+head at a quarter of its true depth. What tells it apart is the angle between the rays that see each
+point, not the path's length against the scene depth.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nerfie.recon.sfm.sanity import MIN_PARALLAX_DEG, ModelStats, check_model, widest_view_angles_deg
+
+WALL = 2.0  # metres to the room's wall; the head would be at ~0.5 m
+
+
+def _wall_points(rng: np.random.Generator, n: int = 200) -> np.ndarray:
+    return np.stack([rng.uniform(-1.0, 1.0, n), np.full(n, WALL), rng.uniform(-0.7, 0.7, n)], axis=1)
+
+
+def _stats(centers: np.ndarray, points: np.ndarray, track: int) -> ModelStats:
+    """A model whose cameras face +y; each point is tracked over ``track`` consecutive frames, as a
+    sequential matcher links them."""
+    rng = np.random.default_rng(0)
+    starts = rng.integers(0, len(centers) - track + 1, len(points))
+    seen_from = [centers[s:s + track] for s in starts]
+    R = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])  # world→camera: camera z along world +y
+    return ModelStats(registered=[f"frame_{i:05d}.png" for i in range(len(centers))], centers=centers,
+                      rotations=np.repeat(R[None], len(centers), 0), median_depth=WALL,
+                      observations=np.full(len(centers), 200), reprojection_error=0.3, num_points=len(points),
+                      parallax_deg=widest_view_angles_deg(list(points), seen_from))
+
+
+def test_the_widest_view_angle_of_a_point_is_the_angle_between_its_two_furthest_observers() -> None:
+    p = np.array([0.0, 2.0, 0.0])
+    cams = np.array([[-0.1, 0.0, 0.0], [0.0, 0.0, 0.0], [0.1, 0.0, 0.0]])
+    (angle,) = widest_view_angles_deg([p], [cams])
+    assert angle == pytest.approx(2 * np.degrees(np.arctan(0.1 / 2.0)), rel=1e-6)
+    assert len(widest_view_angles_deg([p], [cams[:1]])) == 0  # one observer: no angle at all
+
+
+def test_a_camera_turning_on_the_spot_is_not_sane_however_tidy_its_model() -> None:
+    rng = np.random.default_rng(1)
+    sway = rng.normal(0.0, 0.01, (100, 3))  # a hand holding the phone still-ish: ±1 cm
+    verdict = check_model(_stats(sway, _wall_points(rng), track=30))
+    assert not verdict.sane
+    assert any(p.startswith("parallax:") and "turned more than it travelled" in p for p in verdict.problems)
+
+
+def test_a_camera_walking_an_arc_around_the_face_passes_the_parallax_rule() -> None:
+    rng = np.random.default_rng(2)
+    a = np.radians(np.linspace(-30, 30, 100))  # a shoulder's width (~50 cm) on a 0.5 m circle around the head
+    arc = np.stack([0.5 * np.sin(a), 0.5 - 0.5 * np.cos(a), np.zeros_like(a)], axis=1)
+    stats = _stats(arc, _wall_points(rng), track=30)
+    assert np.percentile(stats.parallax_deg, 90) > MIN_PARALLAX_DEG
+    assert check_model(stats).sane, check_model(stats).problems
+
+
+def test_process_names_the_turn_when_every_model_lacks_parallax(small_capture: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal is in the capture's words, and the report keeps the attempts."""
+    import nerfie.recon.sfm.colmap_runner as runner
+    from nerfie.recon.config import preset, with_overrides
+    from nerfie.recon.errors import NerfieError
+    from nerfie.recon.process import process
+
+    def flat_sfm(*args: object, **kwargs: object) -> None:
+        rung = runner.ladder(preset("cpu-preview").sfm, True)[0]
+        att = runner.Attempt(rung, registered=40, models=3, sane=False, problems=[
+            "parallax: the background is seen from directions at most 1.3° apart (90th percentile): the camera "
+            "turned more than it travelled, so depth cannot be told"])
+        raise runner.SfmFailed([att], 48)
+
+    monkeypatch.setattr(runner, "run_sfm", flat_sfm)
+    cfg = with_overrides(preset("cpu-preview"), {"ingest.min_frames": 10})
+    with pytest.raises(NerfieError) as err:
+        process(small_capture / "video.mp4", tmp_path / "proj", cfg)
+    assert "turned without moving around you" in err.value.message
+    assert "1.3°" in err.value.message
+    assert "arc around your face" in err.value.advice
+    report = (tmp_path / "proj" / "report.txt").read_text()
+    assert "attempt" in report and "parallax" in report
