@@ -155,11 +155,24 @@ def _frames_and_poses(proj: Project, src: Path, report: Report, on_event: EventS
     _poses(proj, names, report, on_event, cancelled)
 
 
+def _turned_on_the_spot(attempts: list, larger_than: int) -> NerfieError | None:
+    """The refusal for a clip whose models (those registering more than ``larger_than`` frames) were
+    refused for want of parallax (``sanity.PARALLAX_PROBLEM``), or None."""
+    from nerfie.recon.sfm.sanity import PARALLAX_PROBLEM
+    from nerfie.recon.sfm.subject import TURNED_ON_THE_SPOT
+
+    flat = [p for a in attempts if a.registered > larger_than for p in a.problems if p.startswith(PARALLAX_PROBLEM)]
+    if not flat:
+        return None
+    cause, fix = TURNED_ON_THE_SPOT
+    why = flat[0].removeprefix(PARALLAX_PROBLEM).strip().split(":")[0]
+    return NerfieError(f"These camera poses cannot give depth: {cause} ({why}).", fix)
+
+
 def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
            cancelled: Callable[[], bool]) -> None:
     from nerfie.recon.sfm.colmap_runner import SfmFailed, SfmModel, run_sfm
     from nerfie.recon.sfm.normalize import normalize_scene, scene_median_depth
-    from nerfie.recon.sfm.sanity import PARALLAX_PROBLEM
     from nerfie.recon.sfm.subject import (
         TURNED_ON_THE_SPOT,
         SubjectEstimate,
@@ -238,14 +251,12 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             proj.set_stage("poses", "failed", reason=cause)
             raise NerfieError(f"These camera poses cannot hold a still subject: {cause} "
                               f"({est.problems[0]}).", fix) from exc
-        flat = [p for a in exc.attempts for p in a.problems if p.startswith(PARALLAX_PROBLEM)]
-        if flat:
+        flat = _turned_on_the_spot(exc.attempts, 0)
+        if flat is not None:
             # Models that held together but could not see depth: the capture's fault, in its words.
-            cause, fix = TURNED_ON_THE_SPOT
-            report.advice.append(fix)
-            proj.set_stage("poses", "failed", reason=cause)
-            raise NerfieError(f"These camera poses cannot give depth: {cause} "
-                              f"({flat[0].removeprefix(PARALLAX_PROBLEM).strip().split(':')[0]}).", fix) from exc
+            report.advice.append(flat.advice)
+            proj.set_stage("poses", "failed", reason=TURNED_ON_THE_SPOT[0])
+            raise flat from exc
         report.advice.append(exc.advice)
         proj.set_stage("poses", "failed", reason=exc.message)
         raise
@@ -258,6 +269,11 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
     if failed:
         report.add(f"Not registered: {', '.join(failed[:20])}" + (" …" if len(failed) > 20 else ""))
     if len(registered) < max(cfg.ingest.min_frames // 2, 10):
+        flat = _turned_on_the_spot(res.attempts, len(registered))
+        if flat is not None:  # larger models were refused for want of parallax: that is the cause
+            report.advice.append(flat.advice)
+            proj.set_stage("poses", "failed", reason=TURNED_ON_THE_SPOT[0])
+            raise flat
         proj.set_stage("poses", "failed", reason="too few registered")
         raise NerfieError(f"Only {len(registered)} frames got camera poses.",
                           "Film a longer, slower clip with a textured background.")

@@ -61,20 +61,27 @@ def test_a_camera_walking_an_arc_around_the_face_passes_the_parallax_rule() -> N
     assert check_model(stats).sane, check_model(stats).problems
 
 
-def test_process_names_the_turn_when_every_model_lacks_parallax(small_capture: Path, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """The refusal is in the capture's words, and the report keeps the attempts."""
+@pytest.mark.parametrize("outcome", ["no sane model", "only a sliver of the clip left"])
+def test_process_names_the_turn_when_the_models_lack_parallax(small_capture: Path, tmp_path: Path, outcome: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The refusal is in the capture's words, whether every model was refused or only a few frames were
+    left in a model that passed; and the report keeps the attempts."""
     import nerfie.recon.sfm.colmap_runner as runner
     from nerfie.recon.config import preset, with_overrides
     from nerfie.recon.errors import NerfieError
     from nerfie.recon.process import process
 
-    def flat_sfm(*args: object, **kwargs: object) -> None:
-        rung = runner.ladder(preset("cpu-preview").sfm, True)[0]
-        att = runner.Attempt(rung, registered=40, models=3, sane=False, problems=[
+    def flat_sfm(*args: object, **kwargs: object) -> runner.SfmResult:
+        rungs = runner.ladder(preset("cpu-preview").sfm, True)
+        refused = runner.Attempt(rungs[0], registered=40, models=3, sane=False, problems=[
             "parallax: the background is seen from directions at most 1.3° apart (90th percentile): the camera "
             "turned more than it travelled, so depth cannot be told"])
-        raise runner.SfmFailed([att], 48)
+        if outcome == "no sane model":
+            raise runner.SfmFailed([refused], 48)
+        sliver = runner.Attempt(rungs[1], registered=3, models=9, sane=True)
+        return runner.SfmResult(cameras={}, points=np.zeros((0, 3)), colors=np.zeros((0, 3), np.uint8),
+                                point_observers=[], attempts=[refused, sliver], chosen=rungs[1],
+                                reprojection_error=0.4, model_dir=tmp_path)
 
     monkeypatch.setattr(runner, "run_sfm", flat_sfm)
     cfg = with_overrides(preset("cpu-preview"), {"ingest.min_frames": 10})
