@@ -161,7 +161,8 @@ def _turned_on_the_spot(attempts: list, larger_than: int) -> NerfieError | None:
     from nerfie.recon.sfm.sanity import PARALLAX_PROBLEM
     from nerfie.recon.sfm.subject import TURNED_ON_THE_SPOT
 
-    flat = [p for a in attempts if a.registered > larger_than for p in a.problems if p.startswith(PARALLAX_PROBLEM)]
+    models = [(a.registered, a.problems) for a in attempts] + [a.refused_larger for a in attempts if a.refused_larger]
+    flat = [p for n, problems in models if n > larger_than for p in problems if p.startswith(PARALLAX_PROBLEM)]
     if not flat:
         return None
     cause, fix = TURNED_ON_THE_SPOT

@@ -61,7 +61,8 @@ def test_a_camera_walking_an_arc_around_the_face_passes_the_parallax_rule() -> N
     assert check_model(stats).sane, check_model(stats).problems
 
 
-@pytest.mark.parametrize("outcome", ["no sane model", "only a sliver of the clip left"])
+@pytest.mark.parametrize("outcome", ["no sane model", "a sliver left, another rung's model refused",
+                                     "a sliver left, its own rung's larger model refused"])
 def test_process_names_the_turn_when_the_models_lack_parallax(small_capture: Path, tmp_path: Path, outcome: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The refusal is in the capture's words, whether every model was refused or only a few frames were
@@ -79,8 +80,12 @@ def test_process_names_the_turn_when_the_models_lack_parallax(small_capture: Pat
         if outcome == "no sane model":
             raise runner.SfmFailed([refused], 48)
         sliver = runner.Attempt(rungs[1], registered=3, models=9, sane=True)
+        attempts = [refused, sliver]
+        if "own rung" in outcome:
+            sliver.refused_larger = (refused.registered, refused.problems)
+            attempts = [sliver]
         return runner.SfmResult(cameras={}, points=np.zeros((0, 3)), colors=np.zeros((0, 3), np.uint8),
-                                point_observers=[], attempts=[refused, sliver], chosen=rungs[1],
+                                point_observers=[], attempts=attempts, chosen=rungs[1],
                                 reprojection_error=0.4, model_dir=tmp_path)
 
     monkeypatch.setattr(runner, "run_sfm", flat_sfm)

@@ -48,9 +48,14 @@ class Attempt:
     sane: bool = False
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The largest model of this rung that was refused when a smaller one passed: (frames, problems).
+    refused_larger: tuple[int, list[str]] | None = None
 
     def line(self, total: int) -> str:
         verdict = "sane" if self.sane else ("; ".join(self.problems) or "no model")
+        if self.refused_larger is not None:
+            verdict += (f"; a larger model ({self.refused_larger[0]} frames) was refused: "
+                        + "; ".join(self.refused_larger[1]))
         return (f"{self.rung.name}: {self.registered}/{total} registered in the best of {self.models} "
                 f"model(s), {verdict} ({self.seconds:.0f} s)")
 
@@ -260,6 +265,7 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
                                                   cancellation_token=token)
         att = Attempt(rung, models=len(models), seconds=time.perf_counter() - t0)
         rung_best: tuple[int, object, ModelStats, Verdict] | None = None
+        refused: list[tuple[int, list[str]]] = []
         for rec in models.values():
             stats = model_stats(rec)
             verdict = check_model(stats, ordered)
@@ -273,10 +279,15 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
                 verdict.problems += found
                 verdict.sane = not verdict.problems
             n = len(stats.registered)
+            if not verdict.sane:
+                refused.append((n, verdict.problems))
             if rung_best is None or (verdict.sane, n) > (rung_best[3].sane, rung_best[0]):
                 rung_best = (n, rec, stats, verdict)
         if rung_best is not None:
             att.registered, att.sane, att.problems = rung_best[0], rung_best[3].sane, rung_best[3].problems
+            if att.sane:  # what was refused in favour of a smaller sane model says what the clip lacks
+                att.refused_larger = max((r for r in refused if r[0] > att.registered), default=None,
+                                         key=lambda r: r[0])
             if att.sane and (best is None or rung_best[0] > best[0]):
                 best = (rung_best[0], rung, rung_best[1], rung_best[2])
         attempts.append(att)
