@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from nerfie.recon.ingest.masks import make_masks
 from nerfie.recon.project import Project
 from nerfie.recon.rotations import rotation_angles_deg
 from nerfie.recon.sfm.motion_check import STILL_THRESHOLD_PERCENT, median_motion_percent
+
+if TYPE_CHECKING:  # the SfM module is imported only when poses run
+    from nerfie.recon.sfm.colmap_runner import Attempt
 
 NARROW_ARC_DEG = 15.0  # views of the subject spanning less than this make a flat, input-view-only Nerfie
 
@@ -155,19 +159,21 @@ def _frames_and_poses(proj: Project, src: Path, report: Report, on_event: EventS
     _poses(proj, names, report, on_event, cancelled)
 
 
-def _turned_on_the_spot(attempts: list, larger_than: int) -> NerfieError | None:
-    """The refusal for a clip whose models (those registering more than ``larger_than`` frames) were
-    refused for want of parallax (``sanity.PARALLAX_PROBLEM``), or None."""
+def _refuse_if_turned_on_the_spot(proj: Project, report: Report, attempts: list[Attempt], larger_than: int) -> None:
+    """Stop, in the capture's words, when the models registering more than ``larger_than`` frames were
+    refused for want of parallax (``sanity.PARALLAX_PROBLEM``): they held together but could not see depth."""
     from nerfie.recon.sfm.sanity import PARALLAX_PROBLEM
     from nerfie.recon.sfm.subject import TURNED_ON_THE_SPOT
 
     models = [(a.registered, a.problems) for a in attempts] + [a.refused_larger for a in attempts if a.refused_larger]
     flat = [p for n, problems in models if n > larger_than for p in problems if p.startswith(PARALLAX_PROBLEM)]
     if not flat:
-        return None
+        return
     cause, fix = TURNED_ON_THE_SPOT
     why = flat[0].removeprefix(PARALLAX_PROBLEM).strip().split(":")[0]
-    return NerfieError(f"These camera poses cannot give depth: {cause} ({why}).", fix)
+    report.advice.append(fix)
+    proj.set_stage("poses", "failed", reason=cause)
+    raise NerfieError(f"These camera poses cannot give depth: {cause} ({why}).", fix)
 
 
 def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
@@ -175,7 +181,6 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
     from nerfie.recon.sfm.colmap_runner import SfmFailed, SfmModel, run_sfm
     from nerfie.recon.sfm.normalize import normalize_scene, scene_median_depth
     from nerfie.recon.sfm.subject import (
-        TURNED_ON_THE_SPOT,
         SubjectEstimate,
         diagnose,
         estimate_subject,
@@ -252,12 +257,7 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
             proj.set_stage("poses", "failed", reason=cause)
             raise NerfieError(f"These camera poses cannot hold a still subject: {cause} "
                               f"({est.problems[0]}).", fix) from exc
-        flat = _turned_on_the_spot(exc.attempts, 0)
-        if flat is not None:
-            # Models that held together but could not see depth: the capture's fault, in its words.
-            report.advice.append(flat.advice)
-            proj.set_stage("poses", "failed", reason=TURNED_ON_THE_SPOT[0])
-            raise flat from exc
+        _refuse_if_turned_on_the_spot(proj, report, exc.attempts, 0)
         report.advice.append(exc.advice)
         proj.set_stage("poses", "failed", reason=exc.message)
         raise
@@ -270,11 +270,8 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
     if failed:
         report.add(f"Not registered: {', '.join(failed[:20])}" + (" …" if len(failed) > 20 else ""))
     if len(registered) < max(cfg.ingest.min_frames // 2, 10):
-        flat = _turned_on_the_spot(res.attempts, len(registered))
-        if flat is not None:  # larger models were refused for want of parallax: that is the cause
-            report.advice.append(flat.advice)
-            proj.set_stage("poses", "failed", reason=TURNED_ON_THE_SPOT[0])
-            raise flat
+        # a sliver left after larger models were refused for want of parallax: that is the cause
+        _refuse_if_turned_on_the_spot(proj, report, res.attempts, len(registered))
         proj.set_stage("poses", "failed", reason="too few registered")
         raise NerfieError(f"Only {len(registered)} frames got camera poses.",
                           "Film a longer, slower clip with a textured background.")

@@ -3,7 +3,7 @@
 A camera that turns on the spot sees every background point from one direction. COLMAP still returns
 a tidy model (small reprojection error, every rule of thumb green), but its translations, and the
 subject triangulated from them, are guesswork: on the full-size synthetic pan such a model put the
-head at a quarter of its true depth. What tells it apart is the angle between the rays that see each
+head at less than half its true depth. What tells it apart is the angle between the rays that see each
 point, not the path's length against the scene depth.
 """
 

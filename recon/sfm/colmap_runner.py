@@ -205,8 +205,8 @@ def point_parallax_deg(rec: object, centers: dict[int, np.ndarray]) -> np.ndarra
     ids = sorted(pts.keys())
     ids = ids[:: max(1, len(ids) // PARALLAX_SAMPLE)]
     xyz = [np.asarray(pts[i].xyz) for i in ids]
-    seen_from = [np.stack([centers[el.image_id] for el in pts[i].track.elements if el.image_id in centers]
-                          or [np.zeros(3)]) for i in ids]
+    seen_from = [np.array([centers[el.image_id] for el in pts[i].track.elements if el.image_id in centers])
+                 .reshape(-1, 3) for i in ids]
     return widest_view_angles_deg(xyz, seen_from)
 
 
