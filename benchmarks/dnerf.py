@@ -9,8 +9,9 @@ table: Nerfie's PSNR / SSIM / MS-SSIM, steps, steps/min and minutes, then the pu
 same protocol (400², white) read from ../shared/data/README.md, so the two can be read side by side.
 The 800²-on-black rows there are a different protocol and are not printed beside ours.
 
-Peers run on this machine (K-Planes' nerfstudio plugin, nerfstudio's dynamic method) are not part
-of this script yet: see RESULTS.md.
+``--peers nerfstudio-dnerf kplanes`` runs the same-machine peers after each scene, same split, same
+minutes, each in its own virtual environment (``benchmarks/peers.py``: what is installed, and how a peer
+that cannot run says why), and prints their rows in the same table.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +29,9 @@ from nerfie.recon.config import preset, with_overrides
 from nerfie.recon.device import configure_threads
 from nerfie.recon.project import Project
 from nerfie.render.engine import Engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # benchmarks/peers.py, beside this script
 
 DATA = Path(os.environ.get("NERFIE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -78,6 +83,10 @@ def main() -> None:
                     help="folder with dnerf_<scene>/ and README.md (default ../shared/data or $NERFIE_SHARED_DATA)")
     ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
                     help="config overrides for an A/B, e.g. train.opacity_weight=0 (JSON values)")
+    ap.add_argument("--peers", nargs="*", default=[], choices=list(peers.PEERS),
+                    help="same-machine peers to run beside Nerfie (own venvs, see benchmarks/peers.py)")
+    ap.add_argument("--venvs", type=Path, default=peers.VENVS, help="where the peers' venvs live")
+    ap.add_argument("--eval-minutes", type=float, default=30.0, help="a peer's budget for scoring the test views")
     args = ap.parse_args()
     overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     configure_threads()
@@ -85,6 +94,10 @@ def main() -> None:
     root = args.keep or Path(tmp.name)
     root.mkdir(parents=True, exist_ok=True)
     results = [r for s in args.scenes if (r := one(s, root, args.minutes, args.preset, args.data, overrides))]
+    # One after the other, never beside Nerfie's run: two torch processes on two cores slow each other 5-25x.
+    peer_rows = {(r["scene"], p): peers.run_peer(peers.PEERS[p], r["scene"], args.minutes, root / "peers",
+                                                args.venvs, args.data, args.eval_minutes)
+                 for r in results for p in args.peers}
     print("\n| scene | method | PSNR / SSIM (MS-SSIM) | steps | steps/min | training (+ report, eval) | protocol |")
     print("|---|---|---|---:|---:|---|---|")
     for r in results:
@@ -94,6 +107,8 @@ def main() -> None:
         print(f"| {r['scene']} | **Nerfie** ({label}) | {m['psnr']:.2f} / {m['ssim']:.4f}{ms} | {r['steps']} | "
               f"{r['steps'] / max(r['minutes'], 1e-9):.0f} | {r['minutes']:.1f} min (+ {r['report_minutes']:.1f}, "
               f"{r['eval_minutes']:.1f}), this machine | 400², white |")
+        for p in args.peers:
+            print(peers.table_row(peer_rows[(r["scene"], p)]))
         for method, cell, trained in published_rows(r["scene"], args.data):
             print(f"| {r['scene']} | {method} (published) | {cell} | | | {trained} | 400², white |")
     print(json.dumps([{k: v for k, v in r.items() if k != "record"} | {"mean": r["record"]["mean"]}
