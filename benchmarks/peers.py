@@ -77,6 +77,9 @@ else:
 sys.exit(entrypoint())
 '''
 
+# ns-train keeps its last checkpoint only, saved every this many steps, and none when it is stopped: the
+# peer is scored at the last multiple before the budget ran out (up to this many steps short of it).
+SAVE_EVERY = 50
 STEP_LINE = re.compile(r"^\s*(\d+) \(\s*[\d.]+%\)\s+(.+?)\s{2,}")
 
 
@@ -128,7 +131,7 @@ def run_peer(peer: Peer, scene: str, minutes: float, out: Path, venvs: Path = VE
     run_dir.mkdir(parents=True, exist_ok=True)
     runner = str(venvs / peer.name / "nerfie_runner.py")
     cmd = [str(py), runner, "train", peer.method, "--machine.device-type", "cpu", "--vis", "tensorboard",
-           "--output-dir", str(run_dir), "--steps-per-save", "100", "--logging.steps-per-log", "10",
+           "--output-dir", str(run_dir), "--steps-per-save", str(SAVE_EVERY), "--logging.steps-per-log", "10",
            "--steps-per-eval-batch", "10000000", "--steps-per-eval-image", "10000000",
            "--steps-per-eval-all-images", "10000000", "--max-num-iterations", "10000000",
            "--pipeline.datamanager.camera-res-scale-factor", "0.5", "--data", str(src), "dnerf-data"]
@@ -138,8 +141,9 @@ def run_peer(peer: Peer, scene: str, minutes: float, out: Path, venvs: Path = VE
         t0 = time.perf_counter()
         while proc.poll() is None and time.perf_counter() - t0 < minutes * 60:
             time.sleep(2)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)  # ns-train saves a checkpoint on Ctrl-C
+        stopped = proc.poll() is None  # the budget ran out, not ns-train
+        if stopped:
+            os.killpg(proc.pid, signal.SIGINT)  # stops ns-train; it saves nothing then (see SAVE_EVERY)
             try:
                 proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
@@ -150,7 +154,7 @@ def run_peer(peer: Peer, scene: str, minutes: float, out: Path, venvs: Path = VE
     row |= {"steps": max(step, 0), "per_step": per, "minutes": minutes}
     configs = sorted(run_dir.rglob("config.yml"))
     ckpts = sorted(run_dir.rglob("*.ckpt"))
-    if proc.returncode not in (0, -signal.SIGINT, 130) and not ckpts:
+    if not stopped and proc.returncode and not ckpts:
         return row | {"why": "ns-train failed: " + last_error(text)}
     if not configs or not ckpts:
         return row | {"why": f"no checkpoint after {minutes:g} min ({max(step, 0)} steps, {per or '?'} a step)"}

@@ -43,3 +43,24 @@ def test_an_absent_scene_gives_a_reason_and_installs_nothing(tmp_path: Path) -> 
     row = peers.run_peer(peers.PEERS["kplanes"], "hook", 1.0, tmp_path / "out", venvs=tmp_path / "venvs",
                          data=tmp_path / "no-data")
     assert "absent" in row["why"] and not (tmp_path / "venvs").exists()
+
+
+def test_a_peer_stopped_at_the_budget_before_its_first_checkpoint_says_so(tmp_path: Path) -> None:
+    """A peer too slow to reach a checkpoint in the minutes given gets a row saying how far it came, not
+    an ns-train failure (the benchmark stopped it) and not a score."""
+    peers = load_peers()
+    venv = tmp_path / "venvs" / "nerfstudio-dnerf"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "installed.txt").write_text("nerfstudio==1.1.5\n")
+    fake = venv / "bin" / "python"  # imports fine, then prints ns-train's table and trains forever
+    fake.write_text("#!/bin/sh\n[ \"$1\" = \"-c\" ] && exit 0\n"
+                    "printf 'Step (%% Done)       Train Iter (time)    ETA (time)\\n'\n"
+                    "printf '10 (0.00%%)          20 s, 358.462 ms     2356 d, 7 h  50.40\\n'\n"
+                    "exec sleep 600\n")
+    fake.chmod(0o755)
+    data = tmp_path / "data"
+    (data / "dnerf_hook").mkdir(parents=True)
+    row = peers.run_peer(peers.PEERS["nerfstudio-dnerf"], "hook", 0.05, tmp_path / "out",
+                         venvs=tmp_path / "venvs", data=data)
+    assert row["steps"] == 10 and "psnr" not in row
+    assert row["why"] == "no checkpoint after 0.05 min (10 steps, 20 s, 358.462 ms a step)"
