@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import tempfile
@@ -33,7 +32,7 @@ from nerfie.render.engine import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # benchmarks/peers.py, beside this script
 
-DATA = Path(os.environ.get("NERFIE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = peers.DATA  # ../shared/data or $NERFIE_SHARED_DATA
 
 
 def published_rows(scene: str, data: Path = DATA) -> list[tuple[str, str, str]]:
