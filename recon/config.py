@@ -54,7 +54,7 @@ class ModelConfig:
     hash_log2_table: int = 19
     hash_base_res: int = 16
     hash_max_res: int = 2048
-    hash_backend: Literal["auto", "torch", "triton", "tcnn"] = "auto"
+    hash_backend: Literal["auto", "torch", "native", "triton", "tcnn"] = "auto"
     hash_anneal: bool = True
     density_width: int = 64
     color_width: int = 64

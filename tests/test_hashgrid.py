@@ -9,6 +9,8 @@ import torch
 
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.hashgrid import GridGeometry, HashGridEncoding, naive_encode, reference_encode, window_weights
+from nerfie.recon.hashgrid import native_backend
+from nerfie.recon.hashgrid.native_backend import native_encode, native_usable
 from nerfie.recon.hashgrid.tcnn_backend import tcnn_usable
 from nerfie.recon.hashgrid.triton_backend import triton_encode, triton_usable
 
@@ -190,6 +192,70 @@ def test_a_checkpoint_moves_between_backends() -> None:
     assert torch.equal(b.level_mask, a.level_mask)
 
 
+# ---- the compiled CPU kernel -----------------------------------------------------------------
+
+
+def _need_compiler() -> None:
+    ok, why = native_usable("cpu")
+    if not ok:
+        pytest.skip(f"compiled CPU kernel not tested: {why} (the reference backend runs instead)")
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("points", ["inside", "outside", "boundary"])
+def test_native_kernel_matches_reference_outputs_and_both_gradients(cfg: tuple[int, ...], points: str) -> None:
+    _need_compiler()
+    geom = GridGeometry(*cfg)
+    if points == "inside":
+        x = make_points(3000, geom, 3)  # more than one block of points and several prefetch groups
+    elif points == "outside":
+        x = make_points(300, geom, 4, -0.6, 1.7)  # negative corners wrap; dense rows past 2x the size
+    else:
+        x = boundary_points(geom, 40)
+    table = random_table(geom, 7)
+    mask = torch.ones(geom.levels)
+    mask[-1] = 0.3  # a partly annealed level
+    mask[1] = 0.0  # a masked level
+    ref = grads(lambda p, t: reference_encode(p, t, geom, mask), x, table)  # float32, as the kernel
+    nat = grads(lambda p, t: native_encode(p, t, geom, mask), x, table)
+    for name, r, n in zip(("output", "dL/dx", "dL/dtable"), ref, nat, strict=True):
+        assert rel_err(n, r) <= 1e-5, name
+    assert nat[2].dtype == torch.float32
+    assert torch.all(nat[0].reshape(-1, geom.levels, geom.features)[:, 1] == 0)
+
+
+def test_native_kernel_gives_the_same_result_on_one_thread_and_many() -> None:
+    _need_compiler()
+    geom = GridGeometry(8, 2, 14, 16, 1024)
+    x, table = make_points(5000, geom, 8), random_table(geom, 9)
+    mask = torch.ones(geom.levels)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = grads(lambda p, t: native_encode(p, t, geom, mask), x, table)
+        torch.set_num_threads(max(2, threads))
+        many = grads(lambda p, t: native_encode(p, t, geom, mask), x, table)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(one, many, strict=True):
+        assert torch.equal(a, b)  # levels own disjoint table slices: no race, no order dependence
+
+
+def test_a_checkpoint_trained_with_the_kernel_loads_into_the_reference() -> None:
+    _need_compiler()
+    a = HashGridEncoding(4, 2, 10, 4, 64, backend="native")
+    with torch.no_grad():
+        a.table.copy_(random_table(a.geometry, 11))
+    a.anneal(2.5)
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = HashGridEncoding(4, 2, 10, 4, 64, backend="torch")
+    b.load_state_dict(torch.load(buf, weights_only=True))
+    x = make_points(200, a.geometry, 12)
+    assert rel_err(b(x), a(x)) < 1e-6
+
+
 def test_tinycudann_matches_reference_where_installed() -> None:
     ok, why = tcnn_usable(DEVICE)
     if not ok:
@@ -215,10 +281,36 @@ def test_module_encodes_any_leading_shape_and_reports_its_backend() -> None:
     assert enc.resolve_backend(torch.device("cpu")) == "torch"
 
 
-def test_auto_backend_on_cpu_is_the_reference_and_says_why() -> None:
+def test_auto_backend_on_cpu_is_the_compiled_kernel_and_says_why() -> None:
+    _need_compiler()
+    enc = HashGridEncoding(4, 2, 10, 4, 64)
+    assert enc.resolve_backend(torch.device("cpu")) == "native"
+    assert "compiled" in enc.backend_reason
+
+
+def test_without_a_compiler_auto_keeps_the_reference_and_native_names_the_fix(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(native_backend, "_LIB", None)
+    monkeypatch.setattr(native_backend, "_WHY_NOT", None)
+    monkeypatch.setattr(native_backend, "_compiler", lambda: None)
+    monkeypatch.setenv("NERFIE_KERNEL_CACHE", str(tmp_path))
     enc = HashGridEncoding(4, 2, 10, 4, 64)
     assert enc.resolve_backend(torch.device("cpu")) == "torch"
-    assert "cpu" in enc.backend_reason
+    assert "no C compiler" in enc.backend_reason
+    assert enc(torch.rand(6, 3)).shape == (6, 8)  # trains on, with the reference
+    with pytest.raises(NerfieError, match="cannot run here") as err:
+        HashGridEncoding(4, 2, 10, 4, 64, backend="native")(torch.rand(6, 3))
+    assert "hash_backend=auto" in err.value.advice
+
+
+def test_a_broken_compiler_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setattr(native_backend, "_LIB", None)
+    monkeypatch.setattr(native_backend, "_WHY_NOT", None)
+    monkeypatch.setattr(native_backend, "_compiler", lambda: "false")  # exits 1 whatever it is given
+    monkeypatch.setenv("NERFIE_KERNEL_CACHE", str(tmp_path))
+    ok, why = native_usable("cpu")
+    assert not ok and "could not build" in why
+    assert list(tmp_path.iterdir()) == []  # no half-written library left behind
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from nerfie.recon.hashgrid.geometry import GridGeometry
 from nerfie.recon.hashgrid.naive import naive_encode
 from nerfie.recon.hashgrid.reference import reference_encode
 
-BACKENDS = ("auto", "torch", "triton", "tcnn")
+BACKENDS = ("auto", "torch", "native", "triton", "tcnn")
 
 # Decisions of backend="auto", per (device name, geometry): measured once per process.
 _AUTO_CHOICE: dict[tuple[str, GridGeometry], tuple[str, str]] = {}
@@ -40,11 +40,17 @@ def _time_fwd_bwd(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], x: t
 
 
 def choose_auto_backend(geom: GridGeometry, device: torch.device) -> tuple[str, str]:
-    """Pick the backend for ``device``: tiny-cuda-nn if installed, else Triton where it beats the
-    ``torch.compile``d PyTorch formulation on this GPU (timed once), else the PyTorch reference."""
+    """Pick the backend for ``device``. CPU: the compiled C kernel where a C compiler builds it, else the
+    PyTorch reference. CUDA: tiny-cuda-nn if installed, else Triton where it beats the ``torch.compile``d
+    PyTorch formulation on this GPU (timed once), else the PyTorch reference."""
     from nerfie.recon.hashgrid.tcnn_backend import tcnn_usable
     from nerfie.recon.hashgrid.triton_backend import triton_encode, triton_usable
 
+    if device.type == "cpu":
+        from nerfie.recon.hashgrid.native_backend import native_usable
+
+        ok, why = native_usable(device)
+        return ("native", why) if ok else ("torch", f"PyTorch reference (no compiled kernel: {why})")
     if device.type != "cuda":
         return "torch", f"PyTorch reference ({device.type}: the fused kernels need CUDA)"
     key = (torch.cuda.get_device_name(device), geom)
@@ -127,6 +133,15 @@ class HashGridEncoding(nn.Module):
             raise NerfieError(f"NERFIE_HASHGRID_BACKEND={name!r} is not a backend.", f"Use one of: {BACKENDS}.")
         if name == "auto":
             name, self.backend_reason = choose_auto_backend(self.geometry, device)
+        elif name == "native":
+            from nerfie.recon.hashgrid.native_backend import native_usable
+
+            ok, why = native_usable(device)
+            if not ok:
+                raise NerfieError(f"The compiled hash-grid kernel cannot run here: {why}.",
+                                  "Use model.hash_backend=auto (it falls back to the PyTorch reference), "
+                                  "or install a C compiler (gcc or clang).")
+            self.backend_reason = "requested"
         else:
             self.backend_reason = "requested"
         return name
@@ -154,7 +169,14 @@ class HashGridEncoding(nn.Module):
         device = flat.device
         backend = self.resolve_backend(device)
         mask = self.level_mask
-        if backend == "torch":
+        if backend == "native":
+            from nerfie.recon.hashgrid.native_backend import native_encode, native_supports
+
+            if not native_supports(self.table, self.geometry):
+                backend = "torch"  # an fp16 table or more features than the kernel takes: the reference does it
+        if backend == "native":
+            out = native_encode(flat, self.table, self.geometry, mask)
+        elif backend == "torch":
             out = reference_encode(flat, self.table, self.geometry, mask, self._lt(device))
         elif backend == "triton":
             from nerfie.recon.hashgrid.triton_backend import triton_encode
