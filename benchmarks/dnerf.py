@@ -49,6 +49,14 @@ def published_rows(scene: str, data: Path = DATA) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _value(text: str) -> object:
+    """A ``--set`` value: JSON where it parses (numbers, lists, true), else the text itself (``torch``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
 def one(scene: str, root: Path, minutes: float, preset_name: str, data: Path = DATA,
         overrides: dict | None = None) -> dict | None:
     src = data / f"dnerf_{scene}"
@@ -57,7 +65,10 @@ def one(scene: str, root: Path, minutes: float, preset_name: str, data: Path = D
         return None
     engine = Engine()
     project = root / f"{scene}-nerfie"
-    cfg = with_overrides(preset(preset_name), {"train.minutes": minutes, **(overrides or {})})
+    # The budget is wall-clock minutes, so the preset's step cap (cpu-preview: 5000) must not end the run
+    # first on a machine that steps faster; the learning-rate schedule follows the clock either way.
+    cfg = with_overrides(preset(preset_name), {"train.minutes": minutes, "train.steps": 10_000_000,
+                                               **(overrides or {})})
     engine.import_dataset(src, project, cfg)
     t0 = time.perf_counter()
     engine.train(project, live=False)
@@ -87,7 +98,7 @@ def main() -> None:
     ap.add_argument("--venvs", type=Path, default=peers.VENVS, help="where the peers' venvs live")
     ap.add_argument("--eval-minutes", type=float, default=30.0, help="a peer's budget for scoring the test views")
     args = ap.parse_args()
-    overrides = {k: json.loads(v) for k, v in (kv.split("=", 1) for kv in args.set)}
+    overrides = {k: _value(v) for k, v in (kv.split("=", 1) for kv in args.set)}
     configure_threads()
     tmp = tempfile.TemporaryDirectory(prefix="nerfie-dnerf-")
     root = args.keep or Path(tmp.name)

@@ -1,8 +1,8 @@
 """Hash-grid encoding throughput, every backend side by side in one run on one device.
 
 Prints points/s for forward, fwd+bwd (table gradient) and fwd+bwd+dL/dx for: the naive PyTorch
-formulation (autograd), the reference backend, ``torch.compile`` of the PyTorch formulation, the
-fused Triton kernels and tiny-cuda-nn when installed; the ratios between them; and, on CUDA, a
+formulation (autograd), the reference backend, the compiled C kernel (CPU), ``torch.compile`` of the
+PyTorch formulation, the fused Triton kernels and tiny-cuda-nn when installed; the ratios between them; and, on CUDA, a
 same-run random-gather / atomic-add ceiling with the Triton figures as a fraction of it.
 
     .venv/bin/python benchmarks/hashgrid.py                       # CPU: 2^15 points
@@ -10,7 +10,7 @@ same-run random-gather / atomic-add ceiling with the Triton figures as a fractio
     .venv/bin/python benchmarks/hashgrid.py --smoke               # seconds-long check that it runs
 
 Geometry: the paper's 16 levels x 2 features, T = 2^19, N_min 16, N_max 2048 (``--grid paper``),
-or the cpu-preview preset's 8 x 2, T = 2^15, N_max 512 (``--grid cpu-preview``).
+or the cpu-preview preset's 8 x 2, T = 2^17, N_max 2048 (``--grid cpu-preview``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-GRIDS = {"paper": (16, 2, 19, 16, 2048), "cpu-preview": (8, 2, 15, 16, 512), "smoke": (4, 2, 10, 4, 64)}
+GRIDS = {"paper": (16, 2, 19, 16, 2048), "cpu-preview": (8, 2, 17, 16, 2048), "smoke": (4, 2, 10, 4, 64)}
 MODES = ("fwd", "fwd+bwd", "fwd+bwd+dx")
 
 
@@ -102,6 +102,7 @@ def main() -> int:
         os.environ.setdefault("TRITON_INTERPRET", "1")
     from nerfie.recon.device import configure_threads, pick_device
     from nerfie.recon.hashgrid import GridGeometry, naive_encode, reference_encode
+    from nerfie.recon.hashgrid.native_backend import native_encode, native_usable
     from nerfie.recon.hashgrid.tcnn_backend import TcnnEncoder, tcnn_usable
     from nerfie.recon.hashgrid.triton_backend import triton_encode, triton_usable
 
@@ -127,6 +128,11 @@ def main() -> int:
         variants["compiled"] = torch.compile(lambda x, t: naive_encode(x, t, geom, mask))
     else:
         notes.append("compiled: skipped on CPU (pass --compile)")
+    ok, why = native_usable(device)
+    if ok:
+        variants["native"] = lambda x, t: native_encode(x, t, geom, mask)
+    else:
+        notes.append(f"native: not run ({why})")
     ok, why = triton_usable(device)
     if ok and (device.type == "cuda" or args.smoke):
         half = device.type == "cuda"
@@ -170,8 +176,8 @@ def main() -> int:
                 row += f"{peaks[(vname, log2n)]:>11.0f}"
             print(row)
         print("ratios (fwd / fwd+bwd / fwd+bwd+dx):")
-        pairs = [("reference", "naive"), ("compiled", "naive"), ("triton", "reference"), ("triton", "compiled"),
-                 ("tcnn", "triton")]
+        pairs = [("reference", "naive"), ("native", "reference"), ("compiled", "naive"), ("triton", "reference"),
+                 ("triton", "compiled"), ("tcnn", "triton")]
         for a, b in pairs:
             cells = []
             for mode in MODES:

@@ -23,11 +23,14 @@ def hashgrid_backends(device: torch.device | None = None) -> dict[str, str]:
     """Which hash-grid encoding backends run here, and why not where not."""
     from nerfie.recon.hashgrid.encoding import choose_auto_backend
     from nerfie.recon.hashgrid.geometry import GridGeometry
+    from nerfie.recon.hashgrid.native_backend import native_usable
     from nerfie.recon.hashgrid.tcnn_backend import tcnn_usable
     from nerfie.recon.hashgrid.triton_backend import triton_usable
 
     device = device or pick_device("auto")
     out = {"torch": f"yes (reference, torch {torch.__version__})"}
+    ok, why = native_usable("cpu")
+    out["native"] = f"yes ({why}, CPU)" if ok else f"no: {why}"
     ok, why = triton_usable(device)
     out["triton"] = f"yes (triton {_module_version('triton')})" if ok else f"no: {why}"
     ok, why = tcnn_usable(device)

@@ -8,8 +8,14 @@ import pytest
 import torch
 
 from nerfie.recon.errors import NerfieError
-from nerfie.recon.hashgrid import GridGeometry, HashGridEncoding, naive_encode, reference_encode, window_weights
-from nerfie.recon.hashgrid import native_backend
+from nerfie.recon.hashgrid import (
+    GridGeometry,
+    HashGridEncoding,
+    naive_encode,
+    native_backend,
+    reference_encode,
+    window_weights,
+)
 from nerfie.recon.hashgrid.native_backend import native_encode, native_usable
 from nerfie.recon.hashgrid.tcnn_backend import tcnn_usable
 from nerfie.recon.hashgrid.triton_backend import triton_encode, triton_usable

@@ -1,5 +1,6 @@
 """Multiresolution hash-grid encoding behind one interface, with interchangeable backends:
-``torch`` (reference, CPU and GPU), ``native`` (a compiled C kernel for the CPU), ``triton`` (fused CUDA kernels) and ``tcnn`` (tiny-cuda-nn)."""
+``torch`` (reference, CPU and GPU), ``native`` (a compiled C kernel for the CPU), ``triton`` (fused CUDA
+kernels) and ``tcnn`` (tiny-cuda-nn)."""
 
 from nerfie.recon.hashgrid.encoding import BACKENDS, HashGridEncoding, choose_auto_backend, window_weights
 from nerfie.recon.hashgrid.geometry import GridGeometry
