@@ -70,6 +70,10 @@ def one(scene: str, root: Path, minutes: float, preset_name: str, data: Path = D
     cfg = with_overrides(preset(preset_name), {"train.minutes": minutes, "train.steps": 10_000_000,
                                                **(overrides or {})})
     engine.import_dataset(src, project, cfg)
+    if overrides:  # the import sets the object layout's own defaults; an A/B's --set values win over them
+        proj = Project.load(project)
+        proj.config = with_overrides(proj.config, overrides)
+        proj.save()
     t0 = time.perf_counter()
     engine.train(project, live=False)
     wall_min = (time.perf_counter() - t0) / 60
@@ -91,7 +95,7 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, help="keep the projects here")
     ap.add_argument("--data", type=Path, default=DATA,
                     help="folder with dnerf_<scene>/ and README.md (default ../shared/data or $NERFIE_SHARED_DATA)")
-    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+    ap.add_argument("--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                     help="config overrides for an A/B, e.g. train.opacity_weight=0 (JSON values)")
     ap.add_argument("--peers", nargs="*", default=[], choices=list(peers.PEERS),
                     help="same-machine peers to run beside Nerfie (own venvs, see benchmarks/peers.py)")

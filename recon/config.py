@@ -109,6 +109,12 @@ class TrainConfig:
     # backdrop. Measured on D-NeRF hook (RESULTS.md): 0.5 gives a sharper object but a haze of floaters over
     # the backdrop, which costs more than it gains; so 0 = uniform (every pixel weighs the same, as Nerfies).
     subject_ray_fraction: float = 0.0
+    # How far past the mask's edge that subject pool reaches, as a fraction of the image's long side: the
+    # backdrop right beside the subject is where haze grows, so it is drawn as often as the subject.
+    subject_ray_margin: float = 0.04
+    # Whether the per-frame warp and appearance codes are learnt (Nerfies) or stay where they start (warp
+    # codes on the smooth time curve: the warp becomes a smooth function of time, as D-NeRF's).
+    learn_codes: bool = True
     elastic_weight: float = 1e-3
     background_weight: float = 1e-1
     # Weight of the opacity loss, mean (accumulated opacity − subject mask)², on object captures whose

@@ -259,6 +259,13 @@ class Trainer:
             return None
         keep = torch.zeros(len(masks), dtype=torch.bool)
         keep[self.data.train] = True
+        margin = self.cfg.train.subject_ray_margin
+        if margin > 0:
+            # The pool reaches past the silhouette: the backdrop right beside the subject is where a model
+            # leaves haze, and drawn from the mask alone it would get fewer rays than under uniform sampling.
+            r = max(1, round(margin * max(masks.shape[1:])))
+            disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+            masks = torch.from_numpy(np.stack([cv2.dilate(m.numpy().astype(np.uint8), disk) > 0 for m in masks]))
         flat = torch.nonzero((masks & keep[:, None, None]).flatten()).flatten()
         return flat.to(self.device) if len(flat) else None
 
@@ -293,13 +300,17 @@ class Trainer:
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
         m = self.model
+        codes = t.learn_codes
+        for emb in (m.warp_codes, m.appearance_codes):
+            emb.weight.requires_grad_(codes)
         groups = [
-            {"params": list(m.template.parameters()) + list(m.appearance_codes.parameters())
+            {"params": list(m.template.parameters()) + (list(m.appearance_codes.parameters()) if codes else [])
              + (list(m.ambient.parameters()) if m.ambient is not None else []), "lr": t.lr, "name": "template"},
             {"params": list(m.proposal.parameters()), "lr": t.lr, "name": "proposal"},
         ]
         if m.warp is not None:
-            groups.append({"params": list(m.warp.parameters()) + list(m.warp_codes.parameters()), "lr": t.warp_lr,
+            groups.append({"params": list(m.warp.parameters()) + (list(m.warp_codes.parameters()) if codes else []),
+                           "lr": t.warp_lr,
                            "name": "warp"})
         for g in groups:
             g["base_lr"] = g["lr"]

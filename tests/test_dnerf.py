@@ -118,7 +118,10 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
     shutil.copytree(project, copy)
     proj = Project.load(copy)
     assert proj.config.model.fine_ball == "object" and proj.config.train.subject_ray_fraction == 0.0
-    proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5})
+    # one view per moment of an object in a fixed light: no appearance codes, warp codes on their time curve
+    assert proj.config.model.appearance_code_dim == 0 and not proj.config.train.learn_codes
+    proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5,
+                                               "train.subject_ray_margin": 0.0})
     proj.save()
     trainer = Trainer(proj)
     ds = load_dataset(copy)
@@ -138,6 +141,43 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
     proj.save()
     img, px = _drawn_pixels(Trainer(proj))
     assert float(masks[img, px[:, 1], px[:, 0]].float().mean()) == pytest.approx(coverage, abs=0.03)
+
+
+def test_the_subject_ray_pool_reaches_a_margin_past_the_silhouette(project: Path, tmp_path: Path) -> None:
+    """With ``train.subject_ray_margin`` m, the half of the batch drawn on the subject comes from the
+    subject and the backdrop within m · the long side of it: the backdrop beside the silhouette, where
+    haze grows, gets rays as often as the subject does."""
+    import shutil
+
+    import cv2
+    import numpy as np
+
+    from nerfie.recon.project import Project
+    from nerfie.recon.train import Trainer
+
+    copy = tmp_path / "p"
+    shutil.copytree(project, copy)
+    proj = Project.load(copy)
+    proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5,
+                                               "train.subject_ray_margin": 0.1})
+    proj.save()
+    trainer = Trainer(proj)
+    ds = load_dataset(copy)
+    masks = trainer.data.subject_masks
+    assert masks is not None
+    r = 0.1 * max(masks.shape[1:])
+    # distance of every pixel to the nearest subject pixel, per image
+    dist = torch.from_numpy(np.stack([cv2.distanceTransform((~m.numpy()).astype(np.uint8), cv2.DIST_L2, 5)
+                                      for m in masks]))
+    near = dist <= r
+    img, px = _drawn_pixels(trainer)
+    drawn_near = float(near[img, px[:, 1], px[:, 0]].float().mean())
+    drawn_on = float(masks[img, px[:, 1], px[:, 0]].float().mean())
+    near_coverage = float(near[ds.train].float().mean())
+    coverage = float(masks[ds.train].float().mean())
+    assert near_coverage > coverage + 0.05  # the margin is a real band on this capture
+    assert drawn_near == pytest.approx(0.5 + 0.5 * near_coverage, abs=0.04)
+    assert drawn_on < 0.5 + 0.5 * coverage - 0.05  # part of the subject half now lands beside it
 
 
 def test_the_opacity_loss_pulls_each_rays_opacity_to_the_objects_mask_on_a_fixed_backdrop(project: Path,
@@ -173,6 +213,32 @@ def test_the_opacity_loss_pulls_each_rays_opacity_to_the_objects_mask_on_a_fixed
     proj.config = with_overrides(proj.config, {"model.background": "learned"})
     proj.save()
     assert "opacity" not in Trainer(proj).losses(0)
+
+
+def test_codes_can_be_held_on_their_time_curve(project: Path, tmp_path: Path) -> None:
+    """``train.learn_codes`` false: the warp codes stay on the smooth time curve they start on (the warp a
+    function of time, as D-NeRF's) and the appearance codes stay put; the warp itself still learns.
+    Learnt (the default), a step moves the codes of the frames it drew."""
+    import shutil
+
+    from nerfie.recon.project import Project
+    from nerfie.recon.train import Trainer
+
+    copy = tmp_path / "p"
+    shutil.copytree(project, copy)
+    proj = Project.load(copy)
+    for learn in (False, True):
+        proj.config = with_overrides(proj.config, {**TINY, "train.learn_codes": learn, "model.appearance_code_dim": 8})
+        proj.save()
+        trainer = Trainer(proj)
+        m = trainer.model
+        before = [t.detach().clone() for t in (m.warp_codes.weight, m.appearance_codes.weight,
+                                                next(m.warp.parameters()))]
+        for _ in range(2):
+            trainer.train_step()
+        after = (m.warp_codes.weight, m.appearance_codes.weight, next(m.warp.parameters()))
+        moved = [not torch.equal(a, b) for a, b in zip(before, after, strict=True)]
+        assert moved == [learn, learn, True]
 
 
 def test_black_and_full_resolution_are_choices(capture: tuple[Path, dict], tmp_path: Path) -> None:

@@ -1,8 +1,9 @@
 /* Multiresolution hash-grid encoding on the CPU: one fused pass per call.
  *
- * Why C and not PyTorch ops: the reference backend spends most of a CPU training step dispatching
- * hundreds of small tensor ops (corner rows, weights, gathers, a scatter) per level. Here a point's
- * 8 corners on every level are hashed, weighted and summed in registers. Built by the user's own C
+ * Why C and not PyTorch ops: the reference backend builds each level's corner rows, weights, gathers and
+ * scatter as separate tensor ops, each writing an [8, N] intermediate to memory and reading it back. Here
+ * a point's 8 corners are hashed, weighted and summed in registers, and the table rows a group of points
+ * needs are prefetched before they are read (a hashed level's slice of the table does not fit in L2). Built by the user's own C
  * compiler on first use (native_backend.py) and loaded with ctypes: no Python headers, no torch headers,
  * so it compiles in about a second.
  *
@@ -62,6 +63,23 @@ int hg_has_openmp(void) {
  * the cache misses of hashed levels (a level's table slice outgrows L2) overlap instead of queueing. */
 #define GROUP 16
 
+/* Corner rows and fractions of the points [g0, min(g0 + GROUP, end)) on one level; each row is prefetched
+ * from ``read`` and/or, for writing, from ``write`` (either may be NULL). Returns the group's size. */
+INLINE int locate_group(const float *x, int64_t g0, int64_t end, float scale, uint32_t rl, uint32_t sl, int dl,
+                        int F, const float *read, float *write, uint32_t rows[GROUP][8], float fr[GROUP][3]) {
+    const int gn = (int)(end - g0 < GROUP ? end - g0 : GROUP);
+    for (int k = 0; k < gn; k++) {
+        uint32_t lo[3];
+        locate(x + 3 * (g0 + k), scale, lo, fr[k]);
+        for (int c = 0; c < 8; c++) {
+            rows[k][c] = corner_row(lo[0] + ((c >> 2) & 1), lo[1] + ((c >> 1) & 1), lo[2] + (c & 1), rl, sl, dl);
+            if (read) __builtin_prefetch(read + (int64_t)rows[k][c] * F);
+            if (write) __builtin_prefetch(write + (int64_t)rows[k][c] * F, 1);
+        }
+    }
+    return gn;
+}
+
 INLINE void forward_impl(const float *x, int64_t n, const float *table, int F, int L, const float *scales,
                 const uint32_t *res, const uint32_t *sizes, const int32_t *dense, const int64_t *offsets,
                 const float *weights, float *out, int threads) {
@@ -85,18 +103,9 @@ INLINE void forward_impl(const float *x, int64_t n, const float *table, int F, i
                 continue;
             }
             for (int64_t g0 = i0; g0 < i1; g0 += GROUP) {
-                const int gn = (int)(i1 - g0 < GROUP ? i1 - g0 : GROUP);
                 uint32_t rows[GROUP][8];
                 float fr[GROUP][3];
-                for (int k = 0; k < gn; k++) {
-                    uint32_t lo[3];
-                    locate(x + 3 * (g0 + k), scale, lo, fr[k]);
-                    for (int c = 0; c < 8; c++) {
-                        rows[k][c] = corner_row(lo[0] + ((c >> 2) & 1), lo[1] + ((c >> 1) & 1), lo[2] + (c & 1),
-                                                rl, sl, dl);
-                        __builtin_prefetch(tl + (int64_t)rows[k][c] * F);
-                    }
-                }
+                const int gn = locate_group(x, g0, i1, scale, rl, sl, dl, F, tl, 0, rows, fr);
                 for (int k = 0; k < gn; k++) {
                     float acc[MAX_F] = {0};
                     for (int c = 0; c < 8; c++) {
@@ -145,19 +154,9 @@ INLINE void backward_impl(const float *x, int64_t n, const float *table, int F, 
             continue;
         }
         for (int64_t g0 = 0; g0 < n; g0 += GROUP) {
-            const int gn = (int)(n - g0 < GROUP ? n - g0 : GROUP);
             uint32_t rows[GROUP][8];
             float fr[GROUP][3];
-            for (int k = 0; k < gn; k++) {
-                uint32_t lo[3];
-                locate(x + 3 * (g0 + k), scale, lo, fr[k]);
-                for (int c = 0; c < 8; c++) {
-                    rows[k][c] = corner_row(lo[0] + ((c >> 2) & 1), lo[1] + ((c >> 1) & 1), lo[2] + (c & 1),
-                                            rl, sl, dl);
-                    if (gtl) __builtin_prefetch(gtl + (int64_t)rows[k][c] * F, 1);
-                    if (gxl) __builtin_prefetch(tl + (int64_t)rows[k][c] * F);
-                }
-            }
+            const int gn = locate_group(x, g0, n, scale, rl, sl, dl, F, gxl ? tl : 0, gtl, rows, fr);
             for (int k = 0; k < gn; k++) {
                 const int64_t i = g0 + k;
                 float gl[MAX_F];
