@@ -69,6 +69,14 @@ class ModelConfig:
     # The warp reaches this many fine-ball radii from the focus (fading out over its last quarter);
     # the room beyond stays put and costs no MLP evaluations. 0 = the warp acts everywhere (Nerfies).
     warp_reach: float = 2.0
+    # How the warp sees where a point is: "posenc" (Nerfies' sinusoidal bands, windowed coarse to fine) or
+    # "hashgrid" (a small multiresolution hash grid over the warp's reach, its levels windowed by the same
+    # α): a limb that moves unlike the torso next to it gets features of its own, which a few sinusoids
+    # through a narrow MLP cannot give it (as the fast dynamic fields do: TiNeuVox, 4D-GS).
+    warp_encoding: Literal["posenc", "hashgrid"] = "posenc"
+    warp_hash_levels: int = 8
+    warp_hash_log2_table: int = 15
+    warp_hash_max_res: int = 256
     appearance_code_dim: int = 8
     # Ambient dimensions (HyperNeRF's axis-aligned slicing, "AP"): a linear map of each frame's warp code
     # joins the template's density input, so what no deformation explains — a mouth that opens, an eye

@@ -309,9 +309,15 @@ class Trainer:
             {"params": list(m.proposal.parameters()), "lr": t.lr, "name": "proposal"},
         ]
         if m.warp is not None:
-            groups.append({"params": list(m.warp.parameters()) + (list(m.warp_codes.parameters()) if codes else []),
+            # A hash-encoded warp's table learns at the template's rate (tables want ~10x an MLP's).
+            grid = list(m.warp.grid.parameters()) if m.warp.grid is not None else []
+            in_grid = {id(q) for q in grid}
+            groups.append({"params": [q for q in m.warp.parameters() if id(q) not in in_grid]
+                           + (list(m.warp_codes.parameters()) if codes else []),
                            "lr": t.warp_lr,
                            "name": "warp"})
+            if grid:
+                groups.append({"params": grid, "lr": t.lr, "name": "warp_grid"})
         for g in groups:
             g["base_lr"] = g["lr"]
         return torch.optim.Adam(groups, eps=1e-15)

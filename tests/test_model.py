@@ -132,6 +132,43 @@ def test_the_warp_leaves_the_room_beyond_its_reach_alone() -> None:
     assert torch.allclose(everywhere(near, code[:1], 4.0), moved[:1])  # inside the fade: the same warp
 
 
+def _hash_warp(reach: float = 2.0) -> DeformationField:
+    warp = DeformationField(4, 8, 32, 2, reach=reach, encoding="hashgrid", hash_levels=4, hash_log2_table=10,
+                            hash_max_res=64, backend="torch")
+    for h in (warp.head_r, warp.head_v):
+        torch.nn.init.normal_(h.weight, 0, 0.3)
+    return warp
+
+
+def test_a_hash_encoded_warp_sees_its_grid_only_as_alpha_opens_the_levels() -> None:
+    torch.manual_seed(2)
+    warp = _hash_warp()
+    x, code = torch.rand(64, 3) - 0.5, torch.rand(64, 8)
+    closed, opened = warp(x, code, 0.0), warp(x, code, 4.0)
+    torch.nn.init.uniform_(warp.grid.table, -1, 1)  # the grid now says something different everywhere
+    assert torch.equal(warp(x, code, 0.0), closed)  # α = 0: the point itself and the code only
+    assert (warp(x, code, 4.0) - opened).abs().max() > 1e-3  # α = num_freqs: every level on
+
+
+def test_a_hash_encoded_warp_trains_its_table_and_survives_several_calls_a_step() -> None:
+    # The render, the elastic loss and the background loss each call the warp in one step: the level
+    # window must not be rewritten under the graph of the earlier calls (that raised in backward).
+    torch.manual_seed(3)
+    warp = _hash_warp()
+    x, code = torch.rand(32, 3) - 0.5, torch.rand(32, 8)
+    loss = warp(x, code, 2.5).square().sum() + background_loss(warp, x, code, 2.5)
+    loss = loss + elastic_residual(warp_jacobian_fd(warp, x, code, 2.5)).mean()
+    loss.backward()
+    assert warp.grid.table.grad is not None and warp.grid.table.grad.abs().sum() > 0
+    assert torch.isfinite(warp.grid.table.grad).all()
+
+
+def test_a_hash_encoded_warp_leaves_the_room_beyond_its_reach_alone() -> None:
+    warp = _hash_warp()
+    far = torch.tensor([[0.0, 2.2, 0.0], [-3.0, 0.0, 0.0]])
+    assert torch.equal(warp(far, torch.rand(2, 8), 4.0), far)
+
+
 def test_time_codes_start_distinct_and_smooth_in_time() -> None:
     codes = time_codes(150, 8)
     steps = (codes[1:] - codes[:-1]).norm(dim=-1)
@@ -198,6 +235,24 @@ def test_checkpoint_resume_continues_the_same_loss_curve(tiny_capture: Path, tmp
     assert c.step == 4
     resumed = first + [c.train_step()["loss"] for _ in range(4)]
     assert resumed == pytest.approx(straight, rel=1e-4)
+
+
+def test_a_hash_encoded_warp_trains_resumes_and_learns_at_the_tables_rate(tiny_capture: Path, tmp_path: Path
+                                                                         ) -> None:
+    over = {"model.warp_encoding": "hashgrid", "model.warp_depth": 2, "model.warp_hash_log2_table": 10}
+    proj = make_project(tiny_capture, tmp_path / "p", **over)
+    tr = Trainer(proj)
+    groups = {g["name"]: g for g in tr.optimizer.param_groups}
+    assert groups["warp_grid"]["params"] == [tr.model.warp.grid.table]
+    assert groups["warp_grid"]["base_lr"] == proj.config.train.lr != groups["warp"]["base_lr"]
+    assert all(q is not tr.model.warp.grid.table for q in groups["warp"]["params"])
+    before = tr.model.warp.grid.table.detach().clone()
+    losses = [tr.train_step()["loss"] for _ in range(60)]  # past warp_anneal_steps: every level on
+    assert all(math.isfinite(v) for v in losses)
+    assert not torch.equal(tr.model.warp.grid.table, before)
+    tr.save()
+    again = Trainer(Project.load(proj.root))
+    assert torch.equal(again.model.warp.grid.table, tr.model.warp.grid.table)
 
 
 def test_a_nan_loss_is_skipped_and_reported(tiny_capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

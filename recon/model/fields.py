@@ -102,10 +102,14 @@ class DeformationField(_Framed):
     """
 
     def __init__(self, num_freqs: int, code_dim: int, width: int, depth: int, kind: str = "se3",
-                 reach: float = 0.0) -> None:
+                 reach: float = 0.0, encoding: str = "posenc", hash_levels: int = 8, hash_log2_table: int = 15,
+                 hash_max_res: int = 256, backend: str = "auto") -> None:
         super().__init__()
         self.num_freqs, self.kind, self.reach = num_freqs, kind, float(reach)
-        d_in = posenc_dim(3, num_freqs) + code_dim
+        self.grid = (HashGridEncoding(hash_levels, 2, hash_log2_table, min(16, hash_max_res), hash_max_res,
+                                      backend=backend)
+                     if encoding == "hashgrid" else None)
+        d_in = (3 + self.grid.output_dim if self.grid is not None else posenc_dim(3, num_freqs)) + code_dim
         self.trunk = MLP(d_in, width, depth, 0, skip=4 if depth > 4 else None)
         self.head_r = nn.Linear(width, 3)
         self.head_v = nn.Linear(width, 3)
@@ -130,8 +134,25 @@ class DeformationField(_Framed):
         yl = flat.index_copy(0, inside, moved).reshape(shape)
         return yl * self.radius + self.center
 
+    def encode(self, xl: torch.Tensor, alpha: float) -> torch.Tensor:
+        """Where a point is, as the trunk sees it. With the hash grid: the point itself beside the grid's
+        levels, windowed by the same coarse-to-fine α as the bands (α runs 0 → ``num_freqs``, so the grid's
+        levels come on in step with them); the grid spans the warp's reach (2 fine-ball radii where
+        the warp acts everywhere) and clamps beyond."""
+        if self.grid is None:
+            return posenc(xl, self.num_freqs, alpha)
+        levels = self.grid.geometry.levels
+        window = window_weights(levels * min(max(alpha / max(self.num_freqs, 1), 0.0), 1.0), levels)
+        # Set only when α moved: the warp runs several times a step (render, elastic, background) and an
+        # in-place write would invalidate the mask the earlier calls saved for their backward pass.
+        if not torch.equal(window.to(self.grid.level_mask), self.grid.level_mask):
+            self.grid.set_level_mask(window)
+        span = self.reach if self.reach > 0 else 2.0
+        u = (xl / (2 * span) + 0.5).clamp(0, 1)
+        return torch.cat([xl, self.grid(u)], -1)
+
     def _warp_local(self, xl: torch.Tensor, code: torch.Tensor, alpha: float) -> torch.Tensor:
-        h = self.trunk(torch.cat([posenc(xl, self.num_freqs, alpha), code], -1))
+        h = self.trunk(torch.cat([self.encode(xl, alpha), code], -1))
         if self.kind == "translation":
             return xl + self.head_v(h)
         return apply_se3(self.head_r(h), self.head_v(h), xl)

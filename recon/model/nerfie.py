@@ -46,7 +46,9 @@ class NerfieModel(nn.Module):
                                       cfg.hash_max_res, cfg.color_width, cfg.appearance_code_dim, backend=be,
                                       ambient_dim=cfg.ambient_dim)
         self.warp = (DeformationField(cfg.warp_freqs, cfg.warp_code_dim, cfg.warp_width, cfg.warp_depth, cfg.warp,
-                                      reach=cfg.warp_reach)
+                                      reach=cfg.warp_reach, encoding=cfg.warp_encoding,
+                                      hash_levels=cfg.warp_hash_levels, hash_log2_table=cfg.warp_hash_log2_table,
+                                      hash_max_res=cfg.warp_hash_max_res, backend=be)
                      if cfg.warp != "none" else None)
         self.proposal = ProposalField(min(cfg.hash_log2_table, 17), 128 if cfg.hash_max_res <= 512 else 256,
                                       backend=be)
