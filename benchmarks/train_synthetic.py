@@ -45,6 +45,9 @@ RUNS = {
     # the auto preset: times this machine and picks the grid, rays and samples for the budget
     "dynamic-auto": ("dynamic", {"preset": "auto"}),
     "static-auto": ("static", {"preset": "auto"}),
+    # the warp's hash-grid encoding (model.warp_encoding) at the depth it was tried with, beside the preset's
+    "dynamic-hashwarp": ("dynamic", {"model.warp_encoding": "hashgrid", "model.warp_depth": 2}),
+    "static-hashwarp": ("static", {"model.warp_encoding": "hashgrid", "model.warp_depth": 2}),
 }
 
 
