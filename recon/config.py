@@ -83,6 +83,17 @@ class ModelConfig:
     # that closes, a fold that appears — can change with the frame instead of blurring into an average.
     # It starts at zero (the template is static until the data asks otherwise). 0 = off, as Nerfies.
     ambient_dim: int = 0
+    # Where the proposal sampler's density lives. "observation": unwarped, one field for every frame (the
+    # union of all poses). Where a body moves far (D-NeRF's hook), the union's front surface occludes the
+    # pose a frame actually has, the sampler puts no sample on it and the frame renders a hole that no
+    # gradient can fill. "template": queried at each sample's warped point (the frame's deformation, no
+    # gradient into the warp), so it learns the one canonical shape and each frame's samples follow that
+    # frame's pose, as Nerfies' coarse network shares the fine one's warp. It costs a warp evaluation per
+    # proposal sample: on a selfie most proposal samples lie near the camera, within the warp's reach,
+    # and a rendered view took 2.3× as long, for a head that moves too little to open such holes; so the
+    # D-NeRF / Blender import sets it, and the presets keep "observation" (RESULTS.md, "A proposal that
+    # follows the deformation").
+    proposal_space: Literal["observation", "template"] = "observation"
     proposal_samples: tuple[int] = (256,)  # samples of the one proposal level (a list of one in files)
     shaded_samples: int = 48
     # What a ray that passes through everything sees: "learned" (the colour of its last sample, the far

@@ -128,9 +128,11 @@ def import_blender(root: str | Path, project_dir: str | Path, config: NerfieConf
     # An object in a fixed light, one view per moment: per-frame appearance codes only let each view
     # explain itself, and free warp codes let each moment's one view pick its own deformation; held on
     # their smooth time curve the warp becomes a function of time, as in D-NeRF (RESULTS.md, "A compiled
-    # hash-grid kernel for the CPU, and hook at 30 minutes": the largest gain measured on hook).
+    # hash-grid kernel for the CPU, and hook at 30 minutes": the largest gain measured on hook). A body that
+    # moves across its own earlier place needs the sampler to follow the deformation (ModelConfig.proposal_space).
     config = with_overrides(config, {"model.background": background, "model.fine_ball": "object",
-                                     "model.appearance_code_dim": 0, "train.learn_codes": False})
+                                     "model.appearance_code_dim": 0, "train.learn_codes": False,
+                                     "model.proposal_space": "template"})
     proj = open_or_create(Path(project_dir), None, config)
     proj.config = config  # a re-import takes this run's backdrop
     proj.save()

@@ -86,7 +86,8 @@ def test_unknown_preset_lists_the_choices() -> None:
 
 def test_a_project_stored_by_an_older_version_still_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Retired keys are dropped and the unused second proposal level is cut off — on stored configs
-    only: a user who sets them now gets the error above."""
+    only: a user who sets them now gets the error above; a config stored before ``proposal_space`` keeps
+    its unwarped proposal."""
     from nerfie.recon.config import to_dict
     from nerfie.recon.fileio import read_json, write_json_atomic
     from nerfie.recon.project import Project
@@ -96,8 +97,11 @@ def test_a_project_stored_by_an_older_version_still_loads(tmp_path) -> None:  # 
     data["config"]["sfm"].update(image_scale=4, min_registered_fraction=0.6)
     data["config"]["model"]["proposal_samples"] = [32, 96]
     write_json_atomic(proj.path("project.json"), data)
+    del data["config"]["model"]["proposal_space"]  # stored before the key: its proposal was unwarped
+    write_json_atomic(proj.path("project.json"), data)
     back = Project.load(proj.root).config
     assert back.model.proposal_samples == (32,)
+    assert back.model.proposal_space == "observation"
     assert "image_scale" not in to_dict(back)["sfm"]
     with pytest.raises(ConfigError, match="image_scale"):
         config_from_dict(data["config"])

@@ -120,6 +120,8 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
     assert proj.config.model.fine_ball == "object" and proj.config.train.subject_ray_fraction == 0.0
     # one view per moment of an object in a fixed light: no appearance codes, warp codes on their time curve
     assert proj.config.model.appearance_code_dim == 0 and not proj.config.train.learn_codes
+    # a body moving across its own earlier place: the sampler follows the deformation
+    assert proj.config.model.proposal_space == "template"
     proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5,
                                                "train.subject_ray_margin": 0.0})
     proj.save()

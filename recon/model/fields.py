@@ -194,8 +194,8 @@ class TemplateField(_Framed):
 
 
 class ProposalField(_Framed):
-    """A small density-only hash grid in observation space (the union over frames) that tells the
-    sampler where matter is; trained to bound the full model's weights (interlevel loss)."""
+    """A small density-only hash grid that tells the sampler where matter is, trained to bound the full
+    model's weights (interlevel loss); queried at warped points or unwarped ones (``ModelConfig.proposal_space``)."""
 
     def __init__(self, log2_table: int = 15, max_res: int = 128, backend: str = "auto") -> None:
         super().__init__()

@@ -138,12 +138,16 @@ class NerfieModel(nn.Module):
         dev = origins.device
         nr = torch.full((R, 1), near, device=dev)
         fr = torch.full((R, 1), far, device=dev)
-        # proposal round (observation space, no warp)
+        # proposal round (see ModelConfig.proposal_space)
         pe = uniform_edges(R, n_prop, train, dev, generator)
         pt = s_to_t(pe, nr, fr)
         pmid = 0.5 * (pt[:, 1:] + pt[:, :-1])
+        px = origins[:, None] + dirs[:, None] * pmid[..., None]
+        if self.cfg.proposal_space == "template":
+            with torch.no_grad():
+                px = self.warp_points(px, warp_code[:, None].expand(-1, n_prop, -1), alpha)
         with torch.set_grad_enabled(train and torch.is_grad_enabled()):
-            psigma = self.proposal(origins[:, None] + dirs[:, None] * pmid[..., None])
+            psigma = self.proposal(px)
         pw = weights_from_density(psigma, pt)
         # shaded round
         fe = sample_pdf(pe, pw.detach(), n_fine, deterministic=not train, generator=generator)
