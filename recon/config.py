@@ -89,10 +89,10 @@ class ModelConfig:
     # gradient can fill. "template": queried at each sample's warped point (the frame's deformation, no
     # gradient into the warp), so it learns the one canonical shape and each frame's samples follow that
     # frame's pose, as Nerfies' coarse network shares the fine one's warp. It costs a warp evaluation per
-    # proposal sample: on a selfie most proposal samples lie near the camera, within the warp's reach,
-    # and a rendered view took 2.3× as long, for a head that moves too little to open such holes; so the
-    # D-NeRF / Blender import sets it, and the presets keep "observation" (RESULTS.md, "A proposal that
-    # follows the deformation").
+    # proposal sample, and on a selfie most proposal samples lie near the camera, within the warp's reach:
+    # a rendered view costs much more there, for a head that moves too little to open such holes. So the
+    # D-NeRF / Blender import sets it and the presets keep "observation" (figures: RESULTS.md, "A proposal
+    # that follows the deformation").
     proposal_space: Literal["observation", "template"] = "observation"
     proposal_samples: tuple[int] = (256,)  # samples of the one proposal level (a list of one in files)
     shaded_samples: int = 48
