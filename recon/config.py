@@ -131,6 +131,13 @@ class TrainConfig:
     # How far past the mask's edge that subject pool reaches, as a fraction of the image's long side: the
     # backdrop right beside the subject is where haze grows, so it is drawn as often as the subject.
     subject_ray_margin: float = 0.04
+    # How the rest of each batch's rays are drawn: "uniform" over every training pixel (Nerfies), or "error":
+    # a share in proportion to a coarse map of each image's recent error (instant-ngp's error map, see
+    # recon.error_map), so the rays follow what the model still gets wrong; ``error_uniform_fraction`` of
+    # them stay uniform, and the map's cells are ``error_map_cell`` pixels square at the training size.
+    ray_sampling: Literal["uniform", "error"] = "uniform"
+    error_uniform_fraction: float = 0.25
+    error_map_cell: int = 8
     # Whether the per-frame warp and appearance codes are learnt (Nerfies) or stay where they start (warp
     # codes on the smooth time curve: the warp becomes a smooth function of time, as D-NeRF's).
     learn_codes: bool = True

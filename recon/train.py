@@ -26,6 +26,7 @@ from nerfie.recon.camera import Camera, CameraBatch
 from nerfie.recon.config import NerfieConfig, config_from_dict, to_dict
 from nerfie.recon.dataset import Dataset, load_dataset
 from nerfie.recon.device import configure_threads, describe_device, pick_device
+from nerfie.recon.error_map import ErrorMap
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import (
     Cancelled,
@@ -246,6 +247,11 @@ class Trainer:
         self.lr_scale = 1.0
         self.nan_steps = 0
         self.subject_pixels = self._subject_pixels()
+        t = self.cfg.train
+        self.error_map = (ErrorMap(len(data.images), data.images.shape[1], data.images.shape[2], data.train,
+                                   t.error_map_cell, t.error_uniform_fraction, device)
+                          if t.ray_sampling == "error" else None)
+        self._batch_pixels: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         # The opacity loss's targets, on the training device once (not copied there every step).
         masks = self.data.subject_masks
         self.opacity_masks = (masks.to(self.device) if self.cfg.train.opacity_weight > 0 and masks is not None
@@ -365,16 +371,20 @@ class Trainer:
     def sample_batch(self) -> tuple[torch.Tensor, ...]:
         d = self.data
         R = self.cfg.train.rays_per_batch
-        train = torch.tensor(d.train, device=self.device)
-        img = train[torch.randint(0, len(d.train), (R,), device=self.device, generator=self.generator)]
         H, W = d.images.shape[1:3]
-        yy = torch.randint(0, H, (R,), device=self.device, generator=self.generator)
-        xx = torch.randint(0, W, (R,), device=self.device, generator=self.generator)
+        if self.error_map is not None:
+            img, yy, xx = self.error_map.sample(R, self.generator)
+        else:
+            train = torch.tensor(d.train, device=self.device)
+            img = train[torch.randint(0, len(d.train), (R,), device=self.device, generator=self.generator)]
+            yy = torch.randint(0, H, (R,), device=self.device, generator=self.generator)
+            xx = torch.randint(0, W, (R,), device=self.device, generator=self.generator)
         pix = self.subject_pixels
         k = round(min(max(self.cfg.train.subject_ray_fraction, 0.0), 1.0) * R) if pix is not None else 0
         if k > 0:
             flat = pix[torch.randint(0, len(pix), (k,), device=self.device, generator=self.generator)]
             img[:k], yy[:k], xx[:k] = flat // (H * W), flat // W % H, flat % W
+        self._batch_pixels = (img, yy, xx)
         px = torch.stack([xx, yy], -1).float() + 0.5
         o, dirs = d.cameras.rays(img, px)
         target = d.images[img, yy, xx].float() / 255.0
@@ -406,6 +416,8 @@ class Trainer:
             out = self.model.render(o, dirs, wc, ac, self.data.near, self.data.far, alpha, train=True,
                                     generator=self.generator)
         losses = {"rgb": torch.mean((out["rgb"] - target) ** 2)}
+        if self.error_map is not None and self._batch_pixels is not None:
+            self.error_map.update(*self._batch_pixels, ((out["rgb"].detach().float() - target) ** 2).sum(-1))
         losses["interlevel"] = self.model.interlevel(out)
         if inside is not None:
             losses["opacity"] = t.opacity_weight * torch.mean((out["acc"] - inside) ** 2)

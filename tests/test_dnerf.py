@@ -123,7 +123,7 @@ def test_an_object_project_resolves_the_object_and_can_draw_half_its_rays_on_it(
     # a body moving across its own earlier place: the sampler follows the deformation
     assert proj.config.model.proposal_space == "template"
     proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5,
-                                               "train.subject_ray_margin": 0.0})
+                                               "train.subject_ray_margin": 0.0, "train.ray_sampling": "uniform"})
     proj.save()
     trainer = Trainer(proj)
     ds = load_dataset(copy)
@@ -161,7 +161,7 @@ def test_the_subject_ray_pool_reaches_a_margin_past_the_silhouette(project: Path
     shutil.copytree(project, copy)
     proj = Project.load(copy)
     proj.config = with_overrides(proj.config, {**TINY, "train.subject_ray_fraction": 0.5,
-                                               "train.subject_ray_margin": 0.1})
+                                               "train.subject_ray_margin": 0.1, "train.ray_sampling": "uniform"})
     proj.save()
     trainer = Trainer(proj)
     ds = load_dataset(copy)
@@ -350,3 +350,31 @@ def test_the_real_dnerf_scenes_import_and_score_their_20_test_views(scene: str, 
     Trainer(proj).run(steps=5)
     assert main(["eval", str(proj.root), "-q"]) == 0
     assert json.loads((proj.root / "eval.json").read_text())["views"] == 20
+
+
+def test_error_sampling_moves_the_rays_onto_what_the_model_gets_wrong(project: Path, tmp_path: Path) -> None:
+    """With ``train.ray_sampling = "error"`` (what the import sets), once the white backdrop is learnt most
+    rays go to the object, which the model is still learning, while a quarter stay uniform over every
+    training pixel. "uniform" (the presets') draws every pixel alike (see the subject-ray test above)."""
+    import shutil
+
+    from nerfie.recon.project import Project
+    from nerfie.recon.train import Trainer
+
+    copy = tmp_path / "p"
+    shutil.copytree(project, copy)
+    proj = Project.load(copy)
+    assert proj.config.train.ray_sampling == "error" and preset("cpu-preview").train.ray_sampling == "uniform"
+    proj.config = with_overrides(proj.config, {**TINY, "train.error_uniform_fraction": 0.25})
+    proj.save()
+    trainer = Trainer(proj)
+    masks = trainer.data.subject_masks
+    assert masks is not None and trainer.error_map is not None
+    train = load_dataset(copy).train
+    coverage = float(masks[train].float().mean())
+    for _ in range(60):
+        trainer.train_step()
+    img, px = _drawn_pixels(trainer)
+    assert set(img.tolist()) <= set(train)  # never a test or val view
+    on_object = float(masks[img, px[:, 1], px[:, 0]].float().mean())
+    assert coverage < 0.35 and on_object > 0.25 * coverage + 0.75 * 0.6
