@@ -10,8 +10,9 @@ leaves the backdrop beside the object thinly sampled, and haze grows there).
 
 The loss is not re-weighted by the sampling probability: the objective then leans towards the pixels
 the model gets wrong (instant-ngp trains the same way), and the uniform share keeps every pixel in it.
-The map is not stored in checkpoints: a resumed run starts from a flat map and re-learns it within a
-few hundred steps (every unvisited cell starts at the top of the map, so it is visited first).
+The map is stored in checkpoints, so a resumed run draws the rays an uninterrupted one would; a
+checkpoint without one (written with uniform rays) starts from a fresh map, re-learnt within a few
+hundred steps (every unvisited cell starts at the top of the map, so it is visited first).
 """
 
 from __future__ import annotations
@@ -69,3 +70,9 @@ class ErrorMap:
         mean = total / torch.bincount(inverse, minlength=len(cells)).float()
         flat = self.values.view(-1)
         flat[cells] = torch.lerp(flat[cells], mean, SMOOTHING)
+
+    def restore(self, values: torch.Tensor | None) -> None:
+        """Take a checkpoint's map; one of another shape (other frames or training size) or none leaves
+        the fresh map, which re-learns itself."""
+        if values is not None and values.shape == self.values.shape:
+            self.values.copy_(values.to(self.device))

@@ -472,6 +472,8 @@ class Trainer:
             "num_codes": self.dataset.num_codes, "lr_scale": self.lr_scale, "progress": self.progress,
             "rng": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
+            # The ray sampler's error map, so a resumed run draws the rays an uninterrupted one would.
+            **({"error_map": self.error_map.values} if self.error_map is not None else {}),
         }
 
     def trained_code_ids(self) -> list[int]:
@@ -502,6 +504,8 @@ class Trainer:
         self.progress = float(ck.get("progress", min(self.step / max(self.total_steps() - 1, 1), 1.0)))
         self.generator.set_state(ck["rng"].cpu() if self.device.type == "cpu" else ck["rng"])
         torch.set_rng_state(ck["torch_rng"].cpu())
+        if self.error_map is not None:
+            self.error_map.restore(ck.get("error_map"))
 
     # ---- evaluation -------------------------------------------------------------------------------
 

@@ -224,10 +224,13 @@ def test_a_tiny_capture_is_overfitted(tiny_capture: Path, tmp_path: Path) -> Non
     assert final < first / 10, (first, final)
 
 
-def test_checkpoint_resume_continues_the_same_loss_curve(tiny_capture: Path, tmp_path: Path) -> None:
-    a = Trainer(make_project(tiny_capture, tmp_path / "a"))
+@pytest.mark.parametrize("rays", ["uniform", "error"])
+def test_checkpoint_resume_continues_the_same_loss_curve(tiny_capture: Path, tmp_path: Path, rays: str) -> None:
+    """A killed and resumed run is the run that was not killed: weights, optimiser, schedule, random
+    streams and (with error-map rays) the error map all come back from the checkpoint."""
+    a = Trainer(make_project(tiny_capture, tmp_path / "a", **{"train.ray_sampling": rays}))
     straight = [a.train_step()["loss"] for _ in range(8)]
-    b_proj = make_project(tiny_capture, tmp_path / "b")
+    b_proj = make_project(tiny_capture, tmp_path / "b", **{"train.ray_sampling": rays})
     b = Trainer(b_proj)
     first = [b.train_step()["loss"] for _ in range(4)]
     b.save()
