@@ -135,10 +135,10 @@ class TrainConfig:
     # a share in proportion to a coarse map of each image's recent error (instant-ngp's error map, see
     # recon.error_map), so the rays follow what the model still gets wrong; ``error_uniform_fraction`` of
     # them stay uniform, and the map's cells are ``error_map_cell`` pixels square at the training size.
-    # "error" everywhere: in a selfie the face carries most of each frame's error on half its pixels, and on
-    # an object capture the backdrop is learnt in a minute; uniform rays keep landing where the model is
-    # already right (RESULTS.md, "Error-map rays on the selfie presets").
-    ray_sampling: Literal["uniform", "error"] = "error"
+    # The presets keep "uniform": on a selfie the map raises held-out PSNR but renders the face and the wall
+    # grainy and loses the wall's detail, and novel views of the synthetic captures fall a little
+    # (RESULTS.md, "Error-map rays on the selfie presets"). The D-NeRF / Blender import turns it on.
+    ray_sampling: Literal["uniform", "error"] = "uniform"
     error_uniform_fraction: float = 0.25
     error_map_cell: int = 8
     # Whether the per-frame warp and appearance codes are learnt (Nerfies) or stay where they start (warp

@@ -130,11 +130,11 @@ def import_blender(root: str | Path, project_dir: str | Path, config: NerfieConf
     # their smooth time curve the warp becomes a function of time, as in D-NeRF (RESULTS.md, "A compiled
     # hash-grid kernel for the CPU, and hook at 30 minutes": the largest gain measured on hook). A body that
     # moves across its own earlier place needs the sampler to follow the deformation (ModelConfig.proposal_space).
-    # (Training rays follow each view's error, the default: four fifths of a view are a backdrop learnt in
-    # the first minute; TrainConfig.ray_sampling.)
+    # Four fifths of each view are an empty backdrop learnt in the first minute: the rays follow the error
+    # instead (recon.error_map; RESULTS.md, "hook at 30 minutes …").
     config = with_overrides(config, {"model.background": background, "model.fine_ball": "object",
                                      "model.appearance_code_dim": 0, "train.learn_codes": False,
-                                     "model.proposal_space": "template"})
+                                     "model.proposal_space": "template", "train.ray_sampling": "error"})
     proj = open_or_create(Path(project_dir), None, config)
     proj.config = config  # a re-import takes this run's backdrop
     proj.save()

@@ -355,7 +355,7 @@ def test_the_real_dnerf_scenes_import_and_score_their_20_test_views(scene: str, 
 def test_error_sampling_moves_the_rays_onto_what_the_model_gets_wrong(project: Path, tmp_path: Path) -> None:
     """With ``train.ray_sampling = "error"`` (what the import sets), once the white backdrop is learnt most
     rays go to the object, which the model is still learning, while a quarter stay uniform over every
-    training pixel. "uniform" draws every pixel alike (see the subject-ray test above)."""
+    training pixel. "uniform" (the presets') draws every pixel alike (see the subject-ray test above)."""
     import shutil
 
     from nerfie.recon.project import Project
@@ -364,7 +364,7 @@ def test_error_sampling_moves_the_rays_onto_what_the_model_gets_wrong(project: P
     copy = tmp_path / "p"
     shutil.copytree(project, copy)
     proj = Project.load(copy)
-    assert proj.config.train.ray_sampling == "error" and preset("cpu-preview").train.ray_sampling == "error"
+    assert proj.config.train.ray_sampling == "error" and preset("cpu-preview").train.ray_sampling == "uniform"
     proj.config = with_overrides(proj.config, {**TINY, "train.error_uniform_fraction": 0.25})
     proj.save()
     trainer = Trainer(proj)
