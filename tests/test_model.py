@@ -493,4 +493,3 @@ def test_the_proposal_trains_without_pulling_on_the_warp() -> None:
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.proposal.parameters())
     assert all(p.grad is None or p.grad.abs().sum() == 0 for p in model.warp.parameters())
-
