@@ -14,7 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nerfie.recon.sfm.sanity import MIN_PARALLAX_DEG, ModelStats, check_model, widest_view_angles_deg
+from nerfie.recon.rotations import rotation_angles_deg
+from nerfie.recon.sfm.sanity import (
+    MIN_PARALLAX_DEG,
+    ModelStats,
+    check_model,
+    continuous_run,
+    widest_view_angles_deg,
+)
 
 WALL = 2.0  # metres to the room's wall; the head would be at ~0.5 m
 
@@ -97,3 +104,54 @@ def test_process_names_the_turn_when_the_models_lack_parallax(small_capture: Pat
     assert "arc around your face" in err.value.advice
     report = (tmp_path / "proj" / "report.txt").read_text()
     assert "attempt" in report and "parallax" in report
+
+
+def _turning(yaw_deg: np.ndarray) -> np.ndarray:
+    """World→camera rotations of a camera turning about the vertical by ``yaw_deg``."""
+    a = np.radians(yaw_deg)
+    c, s = np.cos(a), np.sin(a)
+    z, o = np.zeros_like(a), np.ones_like(a)
+    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+
+
+def _arc_stats(n: int = 100) -> ModelStats:
+    rng = np.random.default_rng(3)
+    a = np.radians(np.linspace(-5, 5, n))
+    arc = np.stack([0.5 * np.sin(a), 0.5 - 0.5 * np.cos(a), np.zeros_like(a)], axis=1)
+    stats = _stats(arc, _wall_points(rng), track=30)
+    stats.rotations = _turning(np.linspace(-5, 5, n))
+    return stats
+
+
+def test_an_unbroken_video_path_is_kept_whole() -> None:
+    assert continuous_run(_arc_stats()) == slice(0, 100)
+
+
+def test_a_clip_that_ends_in_a_swing_sfm_could_not_track_keeps_the_frames_before_it() -> None:
+    # foreman's seed-0 model: right for the 92 frames filming the face, then a 21° flip as the phone swings
+    flipped = _arc_stats()
+    flipped.rotations[92:] = _turning(np.linspace(-5, 5, 100)[92:] + 21.0)
+    assert rotation_angles_deg(flipped.rotations[92:93], flipped.rotations[91:92])[0] > 15
+    assert not check_model(flipped).sane
+    assert continuous_run(flipped) == slice(0, 92)
+    # foreman's seed-1 model: the last five cameras flung thousands of steps away (an exploded tail)
+    flung = _arc_stats()
+    flung.centers[95:] += np.array([50.0, 0.0, 0.0]) * np.arange(1, 6)[:, None]
+    assert not check_model(flung).sane
+    assert continuous_run(flung) == slice(0, 95)
+    # a wrong start is cut the same way
+    assert continuous_run(_reversed(flung)) == slice(5, 100)
+
+
+def _reversed(stats: ModelStats) -> ModelStats:
+    return ModelStats(registered=stats.registered, centers=stats.centers[::-1].copy(),
+                      rotations=stats.rotations[::-1].copy(), median_depth=stats.median_depth,
+                      observations=stats.observations, reprojection_error=stats.reprojection_error,
+                      num_points=stats.num_points, parallax_deg=stats.parallax_deg)
+
+
+def test_a_camera_that_speeds_up_gradually_is_not_cut() -> None:
+    stats = _arc_stats()
+    steps = np.geomspace(1.0, 60.0, 99)  # the last steps ≥ 25 × the median, but never 4 × the one before
+    stats.centers = np.concatenate([[0.0], np.cumsum(steps)])[:, None] * np.array([[1e-3, 0.0, 0.0]])
+    assert continuous_run(stats) == slice(0, 100)

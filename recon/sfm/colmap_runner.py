@@ -24,7 +24,7 @@ from nerfie.recon.config import SfmConfig
 from nerfie.recon.device import available_cores
 from nerfie.recon.errors import NerfieError
 from nerfie.recon.events import Cancelled, EventSink, Log, Progress, ignore
-from nerfie.recon.sfm.sanity import ModelStats, Verdict, check_model, widest_view_angles_deg
+from nerfie.recon.sfm.sanity import ModelStats, Verdict, check_model, continuous_run, widest_view_angles_deg
 
 GOOD_ENOUGH = 0.9  # stop climbing the ladder once a sane model registers this fraction
 SUBJECT_REFUSALS = 2  # rungs whose models cannot hold a still subject before the clip itself is blamed
@@ -50,9 +50,14 @@ class Attempt:
     seconds: float = 0.0
     # The largest model of this rung that was refused when a smaller one passed: (frames, problems).
     refused_larger: tuple[int, list[str]] | None = None
+    # Frames the best model had registered beyond a break in its camera path, and dropped (sanity.continuous_run).
+    dropped_at_break: int = 0
 
     def line(self, total: int) -> str:
         verdict = "sane" if self.sane else ("; ".join(self.problems) or "no model")
+        if self.dropped_at_break:
+            verdict += (f" ({self.dropped_at_break} frame(s) past a break in the camera path dropped: "
+                        "a swing too fast to track)")
         if self.refused_larger is not None:
             verdict += (f"; a larger model ({self.refused_larger[0]} frames) was refused: "
                         + "; ".join(self.refused_larger[1]))
@@ -236,6 +241,19 @@ def model_stats(rec: object) -> ModelStats:
     )
 
 
+def _cut_at_break(rec: object, stats: ModelStats) -> tuple[ModelStats, int]:
+    """Keep only the longest unbroken run of a video model's camera path (``sanity.continuous_run``):
+    the frames beyond a break are de-registered from ``rec`` and the model's stats recomputed."""
+    run = continuous_run(stats)
+    keep = set(stats.registered[run])
+    if len(keep) == len(stats.registered):
+        return stats, 0
+    for img in list(rec.images.values()):  # type: ignore[attr-defined]
+        if img.has_pose and img.name not in keep:
+            rec.deregister_frame(img.frame_id)  # type: ignore[attr-defined]
+    return model_stats(rec), len(stats.registered) - len(keep)
+
+
 def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace: Path, cfg: SfmConfig,
             on_event: EventSink = ignore, cancelled: Callable[[], bool] = lambda: False,
             ordered: bool = True, subject_check: Callable[[SfmModel], list[str]] | None = None) -> SfmResult:
@@ -264,10 +282,12 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
             models = pycolmap.incremental_mapping(db, image_dir, out, options=_mapper_options(rung, threads),
                                                   cancellation_token=token)
         att = Attempt(rung, models=len(models), seconds=time.perf_counter() - t0)
-        rung_best: tuple[int, object, ModelStats, Verdict] | None = None
+        rung_best: tuple[int, object, ModelStats, Verdict, int] | None = None
         refused: list[tuple[int, list[str]]] = []
         for rec in models.values():
-            stats = model_stats(rec)
+            stats, dropped = model_stats(rec), 0
+            if ordered:
+                stats, dropped = _cut_at_break(rec, stats)
             verdict = check_model(stats, ordered)
             if verdict.sane and subject_check is not None:
                 found = subject_check(SfmModel(*reconstruction_cameras(rec)))
@@ -282,9 +302,10 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
             if not verdict.sane:
                 refused.append((n, verdict.problems))
             if rung_best is None or (verdict.sane, n) > (rung_best[3].sane, rung_best[0]):
-                rung_best = (n, rec, stats, verdict)
+                rung_best = (n, rec, stats, verdict, dropped)
         if rung_best is not None:
             att.registered, att.sane, att.problems = rung_best[0], rung_best[3].sane, rung_best[3].problems
+            att.dropped_at_break = rung_best[4]
             if att.sane:  # what was refused in favour of a smaller sane model says what the clip lacks
                 att.refused_larger = max((r for r in refused if r[0] > att.registered), default=None,
                                          key=lambda r: r[0])

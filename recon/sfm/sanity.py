@@ -11,6 +11,7 @@ that turns on the spot gives SfM a consistent model whose translations are guess
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -59,6 +60,39 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
 
 
+MAX_TURN_DEG = 15.0  # rotation between consecutive video frames above which the path is broken
+JUMP_X_MEDIAN = 25.0  # a step this many times the path's median step …
+JUMP_X_NEIGHBOUR = 4.0  # … and this many times the calmer step beside it is a jump, not a speed-up
+
+
+def continuous_run(stats: ModelStats) -> slice:
+    """The longest run of consecutive registered video frames with no break in the camera path.
+
+    A break is a turn above ``MAX_TURN_DEG`` or a sudden jump between two frames. Why: a selfie clip
+    often ends (or starts) with the phone swung away fast; SfM then registers those blurred frames
+    wrongly (a 21° flip, a tail of cameras flung thousands of steps away) while the frames that film
+    the subject are right. Judged whole, such a model is refused and the ladder climbs to worse ones;
+    cut at the break, its good part is what the trainer would keep anyway (it trims swinging ends).
+    """
+    c = stats.centers
+    n = len(c)
+    if n < 3:
+        return slice(0, n)
+    steps = np.linalg.norm(np.diff(c, axis=0), axis=1)
+    med = float(np.median(steps))
+    turns = rotation_angles_deg(stats.rotations[1:], stats.rotations[:-1])
+
+    def calmer_neighbour(i: int) -> float:
+        return float(min((steps[j] for j in (i - 1, i + 1) if 0 <= j < n - 1), default=0.0))
+
+    breaks = [i + 1 for i in range(n - 1)
+              if turns[i] > MAX_TURN_DEG
+              or (med > 0 and steps[i] > JUMP_X_MEDIAN * med and steps[i] > JUMP_X_NEIGHBOUR * calmer_neighbour(i))]
+    edges = [0, *breaks, n]
+    a, b = max(pairwise(edges), key=lambda e: e[1] - e[0])
+    return slice(a, b)
+
+
 def check_model(stats: ModelStats, ordered: bool = True) -> Verdict:
     """``ordered``: the images are consecutive video frames, so the path must be continuous (jump and
     per-frame rotation rules); a set of photos is not."""
@@ -76,12 +110,12 @@ def check_model(stats: ModelStats, ordered: bool = True) -> Verdict:
         for i, s in enumerate(steps):
             before = steps[i - 1] if i > 0 else 0.0
             after = steps[i + 1] if i + 1 < len(steps) else 0.0
-            if med > 0 and s > 25 * med and s > 4 * max(before, after, 1e-12):
+            if med > 0 and s > JUMP_X_MEDIAN * med and s > JUMP_X_NEIGHBOUR * max(before, after, 1e-12):
                 problems.append(f"isolated jump in the camera path at {stats.registered[i + 1]}")
                 break
         R = stats.rotations
         angles = rotation_angles_deg(R[1:], R[:-1])
-        if ordered and len(angles) and angles.max() > 15:
+        if ordered and len(angles) and angles.max() > MAX_TURN_DEG:
             problems.append(f"{angles.max():.0f}° rotation between consecutive frames")
     if len(stats.observations) and float(np.median(stats.observations)) < 30:
         problems.append(f"only {np.median(stats.observations):.0f} point observations per image (median)")
