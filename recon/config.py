@@ -141,8 +141,6 @@ class TrainConfig:
     ray_sampling: Literal["uniform", "error"] = "uniform"
     error_uniform_fraction: float = 0.25
     error_map_cell: int = 8
-    # The most a cell is drawn, as a multiple of the mean cell's share (0: no cap).
-    error_map_max_ratio: float = 0.0
     # Whether the per-frame warp and appearance codes are learnt (Nerfies) or stay where they start (warp
     # codes on the smooth time curve: the warp becomes a smooth function of time, as D-NeRF's).
     learn_codes: bool = True

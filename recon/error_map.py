@@ -23,29 +23,15 @@ UNVISITED = 1.0  # a cell's starting value: above any pixel's realistic squared 
 SMOOTHING = 0.5  # weight of a new observation in a cell's running mean (one ray's error is noisy)
 
 
-def cap_share(weights: torch.Tensor, max_ratio: float, iterations: int = 50) -> torch.Tensor:
-    """``weights`` clamped so that no entry's share of the total exceeds ``max_ratio`` / len: a few rounds
-    of clamping to ``max_ratio`` × the clamped mean (each round lowers the cap; it settles where the
-    capped entries hold exactly that share)."""
-    w = weights
-    for _ in range(iterations):
-        cap = max_ratio * float(w.mean())
-        if float(w.max()) <= cap * (1 + 1e-3):
-            break
-        w = weights.clamp(max=cap)
-    return w
-
-
 class ErrorMap:
     """Per-cell running squared error of the training images; samples pixels in proportion to it."""
 
     def __init__(self, num_images: int, height: int, width: int, train: list[int], cell: int,
-                 uniform_fraction: float, device: torch.device, max_ratio: float = 0.0) -> None:
+                 uniform_fraction: float, device: torch.device) -> None:
         self.H, self.W = height, width
         self.cell = max(1, int(cell))
         self.h, self.w = -(-height // self.cell), -(-width // self.cell)
         self.uniform_fraction = min(max(float(uniform_fraction), 0.0), 1.0)
-        self.max_ratio = max(float(max_ratio), 0.0)  # 0: no cap
         self.device = device
         self.train = torch.tensor(sorted(set(train)), device=device, dtype=torch.long)
         self.values = torch.zeros(num_images, self.h, self.w, device=device)
@@ -63,11 +49,6 @@ class ErrorMap:
         if ne == 0:
             return img_u, yy_u, xx_u
         weights = self.values[self.train].flatten().clamp_min(1e-12)  # a perfect map still samples
-        if self.max_ratio > 0:
-            # No cell drawn more than max_ratio × the mean cell: the objective may lean towards what the
-            # model gets wrong, but not pile onto the few cells no model can fit (codec noise, a mouth
-            # that changes every frame), which it then over-fits into grain.
-            weights = cap_share(weights, self.max_ratio)
         cells = torch.multinomial(weights, ne, replacement=True, generator=generator)
         per_image = self.h * self.w
         img_e = self.train[cells // per_image]

@@ -249,8 +249,7 @@ class Trainer:
         self.subject_pixels = self._subject_pixels()
         t = self.cfg.train
         self.error_map = (ErrorMap(len(data.images), data.images.shape[1], data.images.shape[2], data.train,
-                                   t.error_map_cell, t.error_uniform_fraction, device,
-                                   t.error_map_max_ratio)
+                                   t.error_map_cell, t.error_uniform_fraction, device)
                           if t.ray_sampling == "error" else None)
         self._batch_pixels: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         # The opacity loss's targets, on the training device once (not copied there every step).
