@@ -155,3 +155,41 @@ def test_a_camera_that_speeds_up_gradually_is_not_cut() -> None:
     steps = np.geomspace(1.0, 60.0, 99)  # the last steps ≥ 25 × the median, but never 4 × the one before
     stats.centers = np.concatenate([[0.0], np.cumsum(steps)])[:, None] * np.array([[1e-3, 0.0, 0.0]])
     assert continuous_run(stats) == slice(0, 100)
+
+
+def _colmap_model(yaw_deg: np.ndarray, centers: np.ndarray) -> object:
+    """A COLMAP model built by hand: one camera per frame, 12 wall points every frame sees."""
+    import pycolmap
+
+    rec = pycolmap.Reconstruction()
+    rec.add_camera_with_trivial_rig(
+        pycolmap.Camera.create_from_model_id(1, pycolmap.CameraModelId.SIMPLE_PINHOLE, 100.0, 96, 80))
+    wall = _wall_points(np.random.default_rng(5), 12)
+    for i, (R, c) in enumerate(zip(_turning(yaw_deg), centers, strict=True)):
+        pts = [pycolmap.Point2D(np.array([48.0, 40.0])) for _ in wall]
+        image = pycolmap.Image(name=f"frame_{i:05d}.png", points2D=pts, camera_id=1, image_id=i + 1)
+        rec.add_image_with_trivial_frame(image, pycolmap.Rigid3d(pycolmap.Rotation3d(R), -R @ c))
+    for k, xyz in enumerate(wall):
+        track = pycolmap.Track()
+        for i in range(len(centers)):
+            track.add_element(i + 1, k)
+        rec.add_point3D(xyz, track)
+    return rec
+
+
+def test_the_frames_past_a_break_leave_the_colmap_model_itself() -> None:
+    from nerfie.recon.sfm.colmap_runner import _cut_at_break, model_stats
+
+    n = 30
+    line = np.stack([np.linspace(0.0, 0.03, n), np.zeros(n), np.zeros(n)], axis=1)
+    yaw = np.linspace(-2.0, 2.0, n)
+    yaw[26:] += 30.0  # the last four frames flipped, as a swing SfM could not follow
+    rec = _colmap_model(yaw, line)
+    stats, dropped = _cut_at_break(rec, model_stats(rec))
+    assert dropped == 4 and len(stats.registered) == 26 and stats.registered[-1] == "frame_00025.png"
+    assert rec.num_reg_images() == 26  # what is written to sparse/ and read back as the cameras
+    assert all(len(p.track.elements) == 26 for p in rec.points3D.values())
+    # an unbroken model is left as it was
+    smooth = _colmap_model(np.linspace(-2.0, 2.0, n), line)
+    stats, dropped = _cut_at_break(smooth, model_stats(smooth))
+    assert dropped == 0 and smooth.num_reg_images() == n
