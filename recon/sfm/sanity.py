@@ -6,6 +6,9 @@ an isolated jump in the camera path (step > 25x the median step and > 4x both ne
 > 15° rotation between consecutive frames; mean reprojection error > 2 px.
 And the background must be seen from directions a few degrees apart (parallax, below): a camera
 that turns on the spot gives SfM a consistent model whose translations are guesswork.
+Before a video model is judged, it is cut to the longest run of frames without a break in its camera
+path (``continuous_run``): a wrongly registered swing at a clip's end should cost those frames, not the
+model.
 """
 
 from __future__ import annotations
