@@ -152,9 +152,6 @@ class TrainConfig:
     # grows white haze that shows as soon as it sits in front of the object from another view. Off for
     # selfies: their mask is the person, not everything opaque.
     opacity_weight: float = 0.0
-    # Weight of mip-NeRF 360's distortion loss (``recon.model.rendering.distortion_loss``) on the shaded
-    # samples' weights along each ray: it gathers a ray's weight onto one surface. 0 turns it off.
-    distortion_weight: float = 0.0
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     mixed_precision: bool = True  # bfloat16 autocast of the MLPs on CUDA (see Trainer.autocast)
     checkpoint_every: int = 1000

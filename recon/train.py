@@ -42,7 +42,7 @@ from nerfie.recon.events import (
 from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.model.losses import background_loss, elastic_loss
 from nerfie.recon.model.nerfie import NerfieModel
-from nerfie.recon.model.rendering import distortion_loss, surface_depth
+from nerfie.recon.model.rendering import surface_depth
 from nerfie.recon.project import Project
 from nerfie.recon.quality import (
     Scores,
@@ -419,8 +419,6 @@ class Trainer:
         if self.error_map is not None and self._batch_pixels is not None:
             self.error_map.update(*self._batch_pixels, ((out["rgb"].detach().float() - target) ** 2).sum(-1))
         losses["interlevel"] = self.model.interlevel(out)
-        if t.distortion_weight > 0:
-            losses["distortion"] = t.distortion_weight * distortion_loss(out["fine_edges"], out["weights"]).mean()
         if inside is not None:
             losses["opacity"] = t.opacity_weight * torch.mean((out["acc"] - inside) ** 2)
         if self.model.warp is not None:

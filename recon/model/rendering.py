@@ -73,22 +73,6 @@ def interlevel_loss(fine_edges: torch.Tensor, fine_w: torch.Tensor, prop_edges: 
     return ((w - outer).clamp_min(0) ** 2 / (w + 1e-7)).sum(-1).mean()
 
 
-def distortion_loss(edges: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """mip-NeRF 360's distortion loss per ray, in the normalised ray coordinate ``s``: the expected
-    distance between two samples drawn from the ray's weights (interval edges [R, n+1], weights [R, n]).
-    It is least when the weight sits in one thin interval, so it pulls a ray's density onto a single
-    surface and starves the faint haze spread along it (floaters over a white backdrop, a double
-    face). Computed in O(n) with running sums, as in the paper's appendix."""
-    mid = 0.5 * (edges[:, 1:] + edges[:, :-1])
-    width = edges[:, 1:] - edges[:, :-1]
-    wm = weights * mid
-    w_before = torch.cumsum(weights, -1) - weights  # Σ_{j<i} w_j
-    wm_before = torch.cumsum(wm, -1) - wm  # Σ_{j<i} w_j m_j
-    between = 2 * (wm * w_before - weights * wm_before).sum(-1)
-    within = (weights ** 2 * width).sum(-1) / 3
-    return between + within
-
-
 def composite(rgb: torch.Tensor, weights: torch.Tensor, t_mid: torch.Tensor,
               background: str = "learned") -> dict[str, torch.Tensor]:
     """RGB (remaining transmittance to the last sample's colour, or to a white / black backdrop),
