@@ -179,6 +179,10 @@ class Camera:
     def fov_y_degrees(self) -> float:
         return math.degrees(2 * math.atan(0.5 * self.height / self.fy))
 
+    @property
+    def fov_x_degrees(self) -> float:
+        return math.degrees(2 * math.atan(0.5 * self.width / self.fx))
+
     def copy(self, **changes: Any) -> Camera:
         kw: dict[str, Any] = {"rotation": self.rotation.copy(), "position": self.position.copy(), **changes}
         return replace(self, **kw)
