@@ -567,8 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score a split never trained on (D-NeRF's test views, or the held-out frames): "
                                     "PSNR, SSIM, MS-SSIM, LPIPS if installed → PROJECT/eval.json")
     p.add_argument("project", help="a trained project folder")
-    p.add_argument("--split", choices=["test", "val", "heldout"], default="test",
-                   help="test: the dataset's test split (D-NeRF); val/heldout: the frames held out of training")
+    p.add_argument("--split", choices=["test", "val", "heldout", "train"], default="test",
+                   help="test: the dataset's test split (D-NeRF); val/heldout: the frames held out of training; "
+                        "train: 8 training views (how well it fits what it saw, beside held-out)")
     p.add_argument("--json", action="store_true", help="print eval.json's content instead of a summary")
     p.add_argument("--no-images", action="store_true",
                    help="do not write eval/<split>/<frame> (each image beside its render)")

@@ -43,6 +43,9 @@ class SfmConfig:
     max_num_features: int = 8192
     seeds: tuple[int, ...] = (0, 1, 2)
     threads: int = 0  # 0 = all available cores
+    # Focal length in pixels of the full-size frames, held fixed through bundle adjustment; 0 = COLMAP
+    # estimates it from its usual guess (1.2 × the longer side). Small-baseline clips pin it loosely.
+    focal_px: float = 0.0
 
 
 @dataclass

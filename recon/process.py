@@ -268,7 +268,8 @@ def _poses(proj: Project, names: list[str], report: Report, on_event: EventSink,
     cam = res.cameras[registered[0]] if registered else None
     # The field of view is in the line because small-baseline clips leave it loosely pinned: foreman's sane
     # models have ranged from 30° to 50° across, and the trained model follows (RESULTS.md, 2026-12-08).
-    lens = f", focal length {cam.fx:.0f} px ({cam.fov_x_degrees:.0f}° field of view across)" if cam else ""
+    fixed = " fixed by sfm.focal_px" if cfg.sfm.focal_px > 0 else ""
+    lens = f", focal length {cam.fx:.0f} px{fixed} ({cam.fov_x_degrees:.0f}° field of view across)" if cam else ""
     report.add(f"Poses: {len(registered)} of {len(names)} frames registered ({res.chosen.name}), "
                f"{len(res.points)} points, reprojection error {res.reprojection_error:.2f} px{lens}")
     if failed:

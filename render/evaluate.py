@@ -28,16 +28,25 @@ from nerfie.recon.fileio import atomic_path, write_json_atomic
 from nerfie.recon.quality import psnr_of, ssim_of
 from nerfie.render.scene import TrainedScene
 
-SPLITS = ("test", "val", "heldout")
+SPLITS = ("test", "val", "heldout", "train")
+TRAIN_SAMPLE = 8  # training views scored by the "train" split, spread evenly through the clip
 EVAL_RECORD = "eval.json"
 EVAL_IMAGES = "eval"  # eval/<split>/<frame>: the image (left) and the render (right)
 MS_SSIM_MIN_SIDE = 161  # pytorch-msssim: five scales of an 11-px window need > (11 - 1) · 2⁴ pixels
 
 
 def split_indices(scene: TrainedScene, split: str) -> list[int]:
-    """The frames of ``split``: "test" (kept aside at import), "val" / "heldout" (scored while training)."""
+    """The frames of ``split``: "test" (kept aside at import), "val" / "heldout" (scored while training),
+    "train" (``TRAIN_SAMPLE`` views the model trained on: far above held-out means the model paints each
+    view rather than holding one consistent scene; close to it and low means it is not fitting at all)."""
     if split not in SPLITS:
         raise NerfieError(f"Unknown split {split!r}.", f"Use one of: {', '.join(SPLITS)}.")
+    if split == "train":
+        train = list(scene.dataset.train)
+        if not train:
+            raise NerfieError("This project has no training views.", "Process the capture again.")
+        picks = np.linspace(0, len(train) - 1, min(TRAIN_SAMPLE, len(train))).round().astype(int)
+        return [train[i] for i in sorted(set(picks.tolist()))]
     idx = scene.dataset.test if split == "test" else scene.dataset.val
     if not idx:
         advice = ("Only datasets imported with a test split have one (D-NeRF: transforms_test.json); "

@@ -336,6 +336,21 @@ def test_eval_of_a_split_the_project_lacks_says_what_to_use(tmp_path: Path) -> N
         evaluate_split(load_scene(proj.root, "cpu"), "test")
 
 
+def test_the_train_split_scores_a_spread_of_views_the_model_trained_on() -> None:
+    from types import SimpleNamespace
+
+    from nerfie.render.evaluate import TRAIN_SAMPLE, split_indices
+
+    train = [i for i in range(100) if i % 20 != 10]  # every 20th frame held out, as processing does
+    scene = SimpleNamespace(dataset=SimpleNamespace(train=train, val=[10, 30, 50, 70, 90], test=[]))
+    picked = split_indices(scene, "train")  # type: ignore[arg-type]
+    assert len(picked) == TRAIN_SAMPLE and set(picked) <= set(train)
+    assert picked[0] == train[0] and picked[-1] == train[-1]  # from the first frame to the last
+    assert max(np.diff(picked)) <= 2 * len(train) / (TRAIN_SAMPLE - 1)  # evenly spread, not bunched
+    few = SimpleNamespace(dataset=SimpleNamespace(train=[3, 4], val=[], test=[]))
+    assert split_indices(few, "train") == [3, 4]  # type: ignore[arg-type]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("scene", ["hook", "mutant"])
 def test_the_real_dnerf_scenes_import_and_score_their_20_test_views(scene: str, tmp_path: Path) -> None:

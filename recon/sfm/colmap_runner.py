@@ -184,7 +184,26 @@ def _database(workspace: Path, image_dir: Path, names: list[str], mask_dir: Path
     return db
 
 
-def _mapper_options(rung: Rung, threads: int) -> object:
+def _set_focal(db: Path, focal_px: float) -> None:
+    """Start every camera of ``db`` at ``focal_px`` (a prior), or at COLMAP's own guess when it is 0, so a
+    cached database maps the same whatever an earlier run set."""
+    import pycolmap
+
+    database = pycolmap.Database.open(db)
+    try:
+        for cam in database.read_all_cameras():
+            f = focal_px or 1.2 * max(cam.width, cam.height)
+            params = list(cam.params)
+            for i in cam.focal_length_idxs():
+                params[i] = f
+            cam.params = params
+            cam.has_prior_focal_length = focal_px > 0
+            database.update_camera(cam)
+    finally:
+        database.close()
+
+
+def _mapper_options(rung: Rung, threads: int, fixed_focal: bool = False) -> object:
     import pycolmap
 
     opts = pycolmap.IncrementalPipelineOptions()
@@ -198,6 +217,9 @@ def _mapper_options(rung: Rung, threads: int) -> object:
         opts.mapper.abs_pose_min_num_inliers = 15
         opts.mapper.filter_min_tri_angle = 0.5
         opts.triangulation.min_angle = 0.5
+    if fixed_focal:
+        opts.ba_refine_focal_length = False
+        opts.mapper.abs_pose_refine_focal_length = False
     return opts
 
 
@@ -275,12 +297,13 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
         on_event(Progress("poses", k, len(rungs), rung.name))
         t0 = time.perf_counter()
         db = _database(workspace, image_dir, names, mask_dir, rung, cfg, threads, cancelled)
+        _set_focal(db, cfg.focal_px)
         out = workspace / "attempts" / f"{k:02d}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         with _cancellable(cancelled) as token:
-            models = pycolmap.incremental_mapping(db, image_dir, out, options=_mapper_options(rung, threads),
-                                                  cancellation_token=token)
+            options = _mapper_options(rung, threads, fixed_focal=cfg.focal_px > 0)
+            models = pycolmap.incremental_mapping(db, image_dir, out, options=options, cancellation_token=token)
         att = Attempt(rung, models=len(models), seconds=time.perf_counter() - t0)
         rung_best: tuple[int, object, ModelStats, Verdict, int] | None = None
         refused: list[tuple[int, list[str]]] = []
