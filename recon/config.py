@@ -147,10 +147,6 @@ class TrainConfig:
     # Whether the per-frame warp and appearance codes are learnt (Nerfies) or stay where they start (warp
     # codes on the smooth time curve: the warp becomes a smooth function of time, as D-NeRF's).
     learn_codes: bool = True
-    # Decay of an exponential moving average of the weights (Polyak averaging), which the run ends on; 0 =
-    # off. The steps at a high learning rate are noisy (the model does not fit even its own training views
-    # until the rate falls): the average keeps what they agree on.
-    ema_decay: float = 0.0
     elastic_weight: float = 1e-3
     background_weight: float = 1e-1
     # Weight of the opacity loss, mean (accumulated opacity − subject mask)², on object captures whose

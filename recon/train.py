@@ -58,7 +58,6 @@ from nerfie.recon.quality import (
 from nerfie.recon.sfm.normalize import fine_ball_radius
 from nerfie.recon.thread_budget import ThreadBudget
 from nerfie.recon.training_history import TrainingHistory
-from nerfie.recon.weight_average import WeightAverage
 
 EVAL_VIEWS_DURING_TRAINING = 5  # held-out views scored at each of training's evaluations (all at the end)
 EVAL_SIDE_DURING_TRAINING = 256  # and at most this size (the final report scores at the training size)
@@ -241,7 +240,6 @@ class Trainer:
         focus, subject_radius = self.dataset.subject()
         self.model.set_framing(torch.tensor(focus), self.fine_radius(focus, subject_radius))
         self.optimizer = self._optimizer()
-        self.average: WeightAverage | None = None
         self.generator = torch.Generator(device=self.device).manual_seed(self.cfg.train.seed)
         self.step = 0
         self.progress = 0.0  # learning-rate schedule progress (see schedule_progress)
@@ -460,10 +458,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         total.backward()
         self.optimizer.step()
-        if self.cfg.train.ema_decay > 0:
-            if self.average is None:  # from the weights this run starts on (fresh, or a checkpoint's)
-                self.average = WeightAverage(self.model, self.cfg.train.ema_decay)
-            self.average.update()
         self.step += 1
         out = {k: float(v.detach()) for k, v in losses.items()}
         out["loss"] = float(total.detach())
@@ -660,9 +654,6 @@ class Trainer:
                     sc = self.evaluate_scores(few, EVAL_SIDE_DURING_TRAINING)
                     evaluated = (self.step, sc.psnr)
                     self.on_event(EvalResult(self.step, sc.psnr, len(few), sc.psnr_subject, sc.ssim))
-            if stop_reason != "cancelled" and self.average is not None:
-                self.average.copy_to_model()  # the run ends on the averaged weights: what is saved and scored
-                self.average = None
         finally:
             self.save()
         secs = time.perf_counter() - t0

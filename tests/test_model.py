@@ -311,31 +311,6 @@ def test_run_stops_at_the_step_budget_and_records_the_stage(tiny_capture: Path, 
     assert (proj.checkpoints_dir / "latest.pt").exists()
 
 
-def test_a_run_with_weight_averaging_ends_on_the_average_of_its_steps(tiny_capture: Path, tmp_path: Path) -> None:
-    decay = 0.6
-    seen: list[torch.Tensor] = []
-
-    def record(tr: Trainer) -> None:
-        seen.append(dict(tr.model.template.named_parameters())[name].detach().clone())
-
-    name = next(iter(dict(Trainer(make_project(tiny_capture, tmp_path / "n")).model.template.named_parameters())))
-
-    tr = Trainer(make_project(tiny_capture, tmp_path / "p", **{"train.ema_decay": decay}), between_steps=record)
-    tr.run(steps=6)
-    expected = seen[0]  # the average starts at the first step's weights
-    for w in seen[1:]:
-        expected = decay * expected + (1 - decay) * w
-    final = dict(tr.model.template.named_parameters())[name].detach()
-    assert torch.allclose(final, expected, atol=1e-6)
-    assert not torch.allclose(final, seen[-1])  # not simply the last step's weights
-    saved = torch.load(tr.ckpt_path, weights_only=True)["model"]
-    assert torch.allclose(saved[f"template.{name}"], final.cpu())  # what is saved, rendered and scored
-
-    plain = Trainer(make_project(tiny_capture, tmp_path / "q"), between_steps=lambda t: None)
-    plain.run(steps=3)
-    assert plain.average is None  # off by default: a run ends on its last step
-
-
 def test_held_out_frames_get_codes_blended_from_their_trained_neighbours() -> None:
     from nerfie.recon.config import ModelConfig
     from nerfie.recon.model.nerfie import NerfieModel
