@@ -198,25 +198,25 @@ def test_the_frames_past_a_break_leave_the_colmap_model_itself() -> None:
 def test_a_focal_length_given_by_the_user_starts_every_rung_and_stays_fixed(tmp_path: Path) -> None:
     import pycolmap
 
-    from nerfie.recon.sfm.colmap_runner import Rung, _mapper_options, _set_focal
+    from nerfie.recon.sfm.colmap_runner import Rung, _mapper_options, _with_fixed_focal
 
-    db_path = tmp_path / "features.db"
-    db = pycolmap.Database.open(db_path)
+    cached = tmp_path / "features.db"
+    db = pycolmap.Database.open(cached)
     db.write_camera(pycolmap.Camera.create_from_model_id(1, pycolmap.CameraModelId.SIMPLE_RADIAL, 300.0, 352, 288))
     db.close()
 
-    def camera() -> object:
-        db = pycolmap.Database.open(db_path)
+    def camera(path: Path) -> object:
+        db = pycolmap.Database.open(path)
         try:
             return db.read_all_cameras()[0]
         finally:
             db.close()
 
-    _set_focal(db_path, 900.0)
-    assert camera().params[0] == 900.0 and camera().has_prior_focal_length
-    _set_focal(db_path, 0.0)  # back to COLMAP's own guess, whatever a cached database was left at
-    assert camera().params[0] == pytest.approx(1.2 * 352) and not camera().has_prior_focal_length
+    fixed = _with_fixed_focal(cached, 900.0)
+    assert camera(fixed).params[0] == 900.0 and camera(fixed).has_prior_focal_length
+    assert camera(cached).params[0] == 300.0  # the cache keeps what extraction wrote (an EXIF prior, say)
+    assert _with_fixed_focal(cached, 900.0) == fixed and _with_fixed_focal(cached, 700.0) != fixed
     rung = Rung("r", "sequential", True, 0, True, "SIMPLE_RADIAL")
-    fixed, free = _mapper_options(rung, 1, fixed_focal=True), _mapper_options(rung, 1)
-    assert not fixed.ba_refine_focal_length and not fixed.mapper.abs_pose_refine_focal_length
+    held, free = _mapper_options(rung, 1, fixed_focal=True), _mapper_options(rung, 1)
+    assert not held.ba_refine_focal_length and not held.mapper.abs_pose_refine_focal_length
     assert free.ba_refine_focal_length and free.mapper.abs_pose_refine_focal_length

@@ -184,23 +184,29 @@ def _database(workspace: Path, image_dir: Path, names: list[str], mask_dir: Path
     return db
 
 
-def _set_focal(db: Path, focal_px: float) -> None:
-    """Start every camera of ``db`` at ``focal_px`` (a prior), or at COLMAP's own guess when it is 0, so a
-    cached database maps the same whatever an earlier run set."""
+def _with_fixed_focal(db: Path, focal_px: float) -> Path:
+    """A copy of the cached ``db`` whose cameras start at ``focal_px`` with it marked as known; the cache
+    itself is left as extraction wrote it (an EXIF prior included), so turning the option off restores it."""
     import pycolmap
 
-    database = pycolmap.Database.open(db)
+    fixed = db.with_name(f"{db.stem}_focal{focal_px:g}.db")
+    if fixed.exists():
+        return fixed
+    tmp = fixed.with_suffix(".partial.db")
+    shutil.copyfile(db, tmp)
+    database = pycolmap.Database.open(tmp)
     try:
         for cam in database.read_all_cameras():
-            f = focal_px or 1.2 * max(cam.width, cam.height)
             params = list(cam.params)
             for i in cam.focal_length_idxs():
-                params[i] = f
+                params[i] = focal_px
             cam.params = params
-            cam.has_prior_focal_length = focal_px > 0
+            cam.has_prior_focal_length = True
             database.update_camera(cam)
     finally:
         database.close()
+    tmp.rename(fixed)
+    return fixed
 
 
 def _mapper_options(rung: Rung, threads: int, fixed_focal: bool = False) -> object:
@@ -292,12 +298,15 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
     rungs = ladder(cfg, have_masks)
     attempts: list[Attempt] = []
     best: tuple[int, Rung, object, ModelStats] | None = None
+    used_db: dict[Rung, Path] = {}  # the feature database each rung mapped
     subject_moved = False  # a masked model was refused because its subject cannot hold still
     for k, rung in enumerate(rungs):
         on_event(Progress("poses", k, len(rungs), rung.name))
         t0 = time.perf_counter()
         db = _database(workspace, image_dir, names, mask_dir, rung, cfg, threads, cancelled)
-        _set_focal(db, cfg.focal_px)
+        if cfg.focal_px > 0:
+            db = _with_fixed_focal(db, cfg.focal_px)
+        used_db[rung] = db
         out = workspace / "attempts" / f"{k:02d}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
@@ -353,8 +362,7 @@ def run_sfm(image_dir: Path, names: list[str], mask_dir: Path | None, workspace:
     shutil.rmtree(model_dir, ignore_errors=True)
     model_dir.mkdir(parents=True)
     rec.write(model_dir)  # type: ignore[attr-defined]
-    key = f"{'mask' if rung.masks else 'nomask'}_{rung.camera_model.lower()}_{rung.matcher}"
-    shutil.copyfile(workspace / "databases" / f"{key}.db", workspace / "database.db")
+    shutil.copyfile(used_db[rung], workspace / "database.db")
     return _result(rec, attempts, rung, stats, model_dir)
 
 
